@@ -1,0 +1,115 @@
+//! Requests suspended until a document they need arrives.
+//!
+//! A suspended request is left exactly where nginx's own `limit_req` delay leaves one: the
+//! access handler returns NGX_DONE, the phase engine stops, `read_event_handler` watches
+//! for the client going away, and a watchdog timer on the write event bounds the wait
+//! (it also keeps a gracefully exiting worker alive until the request is answered).
+//! When the document arrives (or its fetch failed), `wake_all` re-runs the phase engine,
+//! which calls the access handler again; it then finds the document in the cache.
+//! If the client goes away first, nginx frees the request; the pool cleanup removes it
+//! from here, so a late result touches nothing.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
+use nginx_sys::{ngx_http_request_t, ngx_int_t, ngx_pool_cleanup_add, NGX_DONE};
+
+use crate::ngx_util::request_ctx;
+
+thread_local! {
+    static BY_KEY: RefCell<HashMap<u64, Vec<*mut ngx_http_request_t>>> = RefCell::new(HashMap::new());
+    static WAITING: RefCell<HashSet<*mut ngx_http_request_t>> = RefCell::new(HashSet::new());
+}
+
+/// Suspends `r` until `wake_all(key)`; at most `watchdog_ms`, then 504.
+pub fn suspend(r: *mut ngx_http_request_t, key: u64, watchdog_ms: u64) -> ngx_int_t {
+    // SAFETY: r is the live request whose access handler is running.
+    unsafe {
+        let Some(ctx) = request_ctx(r) else {
+            return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+        };
+        if !ctx.cleanup_added {
+            let cln = ngx_pool_cleanup_add((*r).pool, 0);
+            if cln.is_null() {
+                return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+            }
+            (*cln).handler = Some(on_request_freed);
+            (*cln).data = r.cast();
+            ctx.cleanup_added = true;
+        }
+        ctx.waiting = true;
+        WAITING.with_borrow_mut(|w| w.insert(r));
+        BY_KEY.with_borrow_mut(|m| m.entry(key).or_default().push(r));
+
+        (*r).read_event_handler = Some(nginx_sys::ngx_http_test_reading);
+        (*r).write_event_handler = Some(on_watchdog);
+        let wev = (*(*r).connection).write;
+        if (*wev).timer_set() != 0 {
+            nginx_sys::ngx_del_timer(wev);
+        }
+        nginx_sys::ngx_add_timer(wev, watchdog_ms as nginx_sys::ngx_msec_t);
+    }
+    NGX_DONE as ngx_int_t
+}
+
+/// Resumes every request waiting on `key`.
+pub fn wake_all(key: u64) {
+    let list = BY_KEY.with_borrow_mut(|m| m.remove(&key)).unwrap_or_default();
+    for r in list {
+        // Skip requests freed (or already resumed) since they were listed.
+        if WAITING.with_borrow_mut(|w| w.remove(&r)) {
+            // SAFETY: r is in WAITING, so its pool (and the request) is still alive.
+            unsafe { resume(r) };
+        }
+    }
+}
+
+unsafe fn resume(r: *mut ngx_http_request_t) {
+    if let Some(ctx) = request_ctx(r) {
+        ctx.waiting = false;
+    }
+    let c = (*r).connection;
+    if (*(*c).write).timer_set() != 0 {
+        nginx_sys::ngx_del_timer((*c).write);
+    }
+    (*r).read_event_handler = Some(nginx_sys::ngx_http_block_reading);
+    (*r).write_event_handler = Some(nginx_sys::ngx_http_core_run_phases);
+    nginx_sys::ngx_http_core_run_phases(r);
+    nginx_sys::ngx_http_run_posted_requests(c);
+}
+
+/// The write event of a waiting request: only its watchdog timer matters.
+unsafe extern "C" fn on_watchdog(r: *mut ngx_http_request_t) {
+    let wev = (*(*r).connection).write;
+    if (*wev).timedout() == 0 {
+        return;
+    }
+    (*wev).set_timedout(0);
+    WAITING.with_borrow_mut(|w| w.remove(&r));
+    if let Some(ctx) = request_ctx(r) {
+        ctx.waiting = false;
+    }
+    ngx_log!(
+        err,
+        (*(*r).connection).log,
+        "auth_oidc: op_timeout: gave up waiting for the OpenID Provider, answering 504"
+    );
+    (*r).read_event_handler = Some(nginx_sys::ngx_http_block_reading);
+    nginx_sys::ngx_http_finalize_request(r, nginx_sys::NGX_HTTP_GATEWAY_TIME_OUT as ngx_int_t);
+}
+
+unsafe extern "C" fn on_request_freed(data: *mut core::ffi::c_void) {
+    let r = data.cast::<ngx_http_request_t>();
+    if WAITING.with_borrow_mut(|w| w.remove(&r)) {
+        BY_KEY.with_borrow_mut(|m| {
+            for list in m.values_mut() {
+                list.retain(|x| *x != r);
+            }
+        });
+    }
+}
+
+/// Whether the request is suspended (its handler should not run twice meanwhile).
+pub fn is_waiting(r: *mut ngx_http_request_t) -> bool {
+    WAITING.with_borrow(|w| w.contains(&r))
+}

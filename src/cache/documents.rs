@@ -1,0 +1,307 @@
+//! The OP's documents (discovery, JWKS) as the request path sees them.
+//!
+//! Lookup order: the worker's own parsed copy while it is fresh (no lock, no parse);
+//! else the shared zone (one short locked copy, parsed once per new version); else a
+//! fetch. One fetch serves everyone: within a worker, requests wait on the fetch in
+//! flight; across workers, a lease in the zone lets one worker fetch while the others
+//! re-check shortly after. A copy past its expiry is still served, within `cache_stale`,
+//! while a refresh runs or the OP is down. A failed fetch is remembered for a moment so
+//! an OP that is down is not hammered by every request.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use oidc_core::cache_policy::{self, Freshness};
+use oidc_core::discovery::{self, ProviderMetadata};
+use oidc_core::jwks::{self, Jwks};
+
+use super::zone::Zone;
+use crate::bridge::{self, waiters, Outcome, Work};
+use crate::conf::Provider;
+
+/// After a failed fetch, requests are answered with the failure for this long before
+/// the next attempt.
+const FAILURE_BACKOFF_SECS: i64 = 2;
+/// How soon a worker re-checks the zone while another worker holds the fetch lease.
+const PEER_RECHECK_MS: u64 = 50;
+
+/// Why a document is not available; stored in the zone so every worker can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    Unavailable = 1,
+    IssuerMismatch = 2,
+    Invalid = 3,
+    NoRoom = 4,
+    NoRuntime = 5,
+}
+
+impl Failure {
+    fn from_code(c: u32) -> Failure {
+        match c {
+            2 => Failure::IssuerMismatch,
+            3 => Failure::Invalid,
+            4 => Failure::NoRoom,
+            5 => Failure::NoRuntime,
+            _ => Failure::Unavailable,
+        }
+    }
+}
+
+pub enum Doc<T> {
+    Ready(Rc<T>),
+    Failed(&'static str),
+    /// A fetch is under way; wait on this key.
+    Pending(u64),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Discovery,
+    Jwks,
+}
+
+impl Kind {
+    fn reason(self, f: Failure) -> &'static str {
+        match (self, f) {
+            (Kind::Discovery, Failure::IssuerMismatch) => "issuer_mismatch",
+            (Kind::Discovery, Failure::Invalid) => "discovery_invalid",
+            (Kind::Discovery, _) => "discovery_unavailable",
+            (Kind::Jwks, Failure::Invalid) => "jwks_invalid",
+            (Kind::Jwks, _) => "jwks_unavailable",
+        }
+    }
+}
+
+struct Parsed<T> {
+    version: u64,
+    expires_at: i64,
+    doc: Rc<T>,
+}
+
+#[derive(Default)]
+struct Local {
+    discovery: HashMap<u64, Parsed<ProviderMetadata>>,
+    jwks: HashMap<u64, Parsed<Jwks>>,
+    inflight: HashSet<u64>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Local> = RefCell::new(Local::default());
+}
+
+/// A document type: where its parsed copies live and how it is validated.
+trait Document: Sized + 'static {
+    const KIND: Kind;
+    fn copies(l: &mut Local) -> &mut HashMap<u64, Parsed<Self>>;
+    fn parse(p: &Provider, body: &[u8]) -> Result<Self, (Failure, String)>;
+}
+
+impl Document for ProviderMetadata {
+    const KIND: Kind = Kind::Discovery;
+    fn copies(l: &mut Local) -> &mut HashMap<u64, Parsed<Self>> {
+        &mut l.discovery
+    }
+    fn parse(p: &Provider, body: &[u8]) -> Result<Self, (Failure, String)> {
+        discovery::parse(body, &p.issuer, p.allow_http).map_err(|e| {
+            let f = if matches!(e, discovery::DiscoveryError::IssuerMismatch { .. }) {
+                Failure::IssuerMismatch
+            } else {
+                Failure::Invalid
+            };
+            (f, e.to_string())
+        })
+    }
+}
+
+impl Document for Jwks {
+    const KIND: Kind = Kind::Jwks;
+    fn copies(l: &mut Local) -> &mut HashMap<u64, Parsed<Self>> {
+        &mut l.jwks
+    }
+    fn parse(_p: &Provider, body: &[u8]) -> Result<Self, (Failure, String)> {
+        jwks::parse(body).map_err(|e| (Failure::Invalid, e.to_string()))
+    }
+}
+
+/// The provider's discovery document.
+pub fn discovery(p: &Provider, pidx: usize, now: i64) -> Doc<ProviderMetadata> {
+    lookup::<ProviderMetadata>(p, pidx, p.discovery_key, &p.config_url, now)
+}
+
+/// The provider's key set (from the discovered `jwks_uri`).
+pub fn jwks(p: &Provider, pidx: usize, meta: &ProviderMetadata, now: i64) -> Doc<Jwks> {
+    lookup::<Jwks>(p, pidx, p.jwks_key, &meta.jwks_uri, now)
+}
+
+/// A token named a key id the cached set lacks: refresh the set, at most once per
+/// `jwks_refresh_interval` across all workers (random key ids cannot make us hammer the
+/// OP). Returns whether a refresh was started; wait on `p.jwks_key` if so.
+#[allow(dead_code)] // used by ID token and bearer token validation
+pub fn refresh_jwks_for_unknown_kid(p: &Provider, pidx: usize, meta: &ProviderMetadata, now: i64) -> bool {
+    let Some(zone) = zone() else { return false };
+    if !zone.try_forced_refresh(p.jwks_key, now, p.jwks_refresh_interval as i64) {
+        return false;
+    }
+    LOCAL.with_borrow_mut(|l| l.jwks.remove(&p.jwks_key));
+    matches!(jwks(p, pidx, meta, now), Doc::Pending(_))
+}
+
+fn zone() -> Option<Zone> {
+    let mcf = bridge::main_conf()?;
+    // SAFETY: the zone of the running cycle, initialised before workers start.
+    unsafe { Zone::from_shm_zone(mcf.zone.shm_zone) }
+}
+
+fn lookup<T: Document>(p: &Provider, pidx: usize, key: u64, url: &str, now: i64) -> Doc<T> {
+    let local = LOCAL.with_borrow_mut(|l| {
+        T::copies(l).get(&key).map(|c| (c.version, c.expires_at, c.doc.clone()))
+    });
+    if let Some((_, expires_at, doc)) = &local {
+        if now < *expires_at {
+            return Doc::Ready(doc.clone());
+        }
+    }
+    let Some(zone) = zone() else { return Doc::Failed(T::KIND.reason(Failure::NoRuntime)) };
+    let have = local.as_ref().map_or(0, |c| c.0);
+    let snap = zone.read(key, have);
+
+    if let Some(s) = snap.as_ref().filter(|s| s.version != 0) {
+        let doc = match (&s.bytes, &local) {
+            (None, Some((_, _, doc))) => Some(doc.clone()),
+            (Some(bytes), _) => T::parse(p, bytes).ok().map(Rc::new),
+            (None, None) => None,
+        };
+        if let Some(doc) = doc {
+            LOCAL.with_borrow_mut(|l| {
+                T::copies(l).insert(key, Parsed { version: s.version, expires_at: s.expires_at, doc: doc.clone() })
+            });
+            match cache_policy::freshness(now as u64, s.expires_at as u64, p.cache_stale) {
+                Freshness::Fresh => return Doc::Ready(doc),
+                Freshness::Stale => {
+                    let failed_recently = s.failed_at != 0 && now - s.failed_at < FAILURE_BACKOFF_SECS;
+                    if !failed_recently && !is_inflight(key) && zone.try_lease(key, now, lease_end(p, now)) {
+                        start_fetch::<T>(pidx, key, url);
+                    }
+                    return Doc::Ready(doc);
+                }
+                Freshness::Expired => {}
+            }
+        }
+    }
+
+    if is_inflight(key) {
+        return Doc::Pending(key);
+    }
+    if let Some(s) = &snap {
+        if s.failed_at != 0 && now - s.failed_at < FAILURE_BACKOFF_SECS {
+            return Doc::Failed(T::KIND.reason(Failure::from_code(s.failure)));
+        }
+    }
+    if zone.try_lease(key, now, lease_end(p, now)) {
+        if !start_fetch::<T>(pidx, key, url) {
+            return Doc::Failed(T::KIND.reason(Failure::NoRuntime));
+        }
+    } else if !start_peer_wait(key) {
+        return Doc::Failed(T::KIND.reason(Failure::NoRuntime));
+    }
+    Doc::Pending(key)
+}
+
+fn lease_end(p: &Provider, now: i64) -> i64 {
+    now + (p.timeout_ms / 1000) as i64 + 2
+}
+
+fn is_inflight(key: u64) -> bool {
+    LOCAL.with_borrow(|l| l.inflight.contains(&key))
+}
+
+fn set_inflight(key: u64, on: bool) {
+    LOCAL.with_borrow_mut(|l| if on { l.inflight.insert(key) } else { l.inflight.remove(&key) });
+}
+
+fn start_fetch<T: Document>(pidx: usize, key: u64, url: &str) -> bool {
+    set_inflight(key, true);
+    let url_owned = url.to_owned();
+    let ok = bridge::submit(Work::Fetch { provider: pidx, url: url.to_owned() }, move |outcome| {
+        on_fetched::<T>(pidx, key, &url_owned, outcome)
+    });
+    if !ok {
+        set_inflight(key, false);
+        if let Some(zone) = zone() {
+            zone.record_failure(key, ngx_now(), Failure::NoRuntime as u32);
+        }
+    }
+    ok
+}
+
+fn start_peer_wait(key: u64) -> bool {
+    set_inflight(key, true);
+    let ok = bridge::submit(Work::Sleep { ms: PEER_RECHECK_MS }, move |_| {
+        set_inflight(key, false);
+        waiters::wake_all(key);
+    });
+    if !ok {
+        set_inflight(key, false);
+    }
+    ok
+}
+
+fn on_fetched<T: Document>(pidx: usize, key: u64, url: &str, outcome: Outcome) {
+    set_inflight(key, false);
+    let now = ngx_now();
+    let (Some(mcf), Some(zone)) = (bridge::main_conf(), zone()) else { return };
+    let p = &mcf.providers[pidx];
+    let log = cycle_log();
+    match outcome {
+        Outcome::Fetched(Ok(fetched)) => match T::parse(p, &fetched.body) {
+            Ok(doc) => {
+                let ttl = cache_policy::ttl(fetched.cache_control.as_deref(), &p.cache) as i64;
+                let doc = Rc::new(doc);
+                match zone.store(key, &fetched.body, now, now + ttl) {
+                    Some(version) => {
+                        LOCAL.with_borrow_mut(|l| {
+                            T::copies(l).insert(key, Parsed { version, expires_at: now + ttl, doc: doc.clone() })
+                        });
+                    }
+                    None => {
+                        ngx_log!(
+                            err,
+                            log,
+                            "auth_oidc: provider \"{}\": zone_full: no room in oidc_shared_zone for {} ({} bytes); increase its size",
+                            p.name, url, fetched.body.len()
+                        );
+                        zone.record_failure(key, now, Failure::NoRoom as u32);
+                    }
+                }
+                ngx_log!(info, log, "auth_oidc: provider \"{}\": fetched {} (cached for {}s)", p.name, url, ttl);
+                if T::KIND == Kind::Discovery {
+                    // Warm the key set now so the login callback does not wait for it.
+                    let meta = LOCAL.with_borrow(|l| l.discovery.get(&key).map(|c| c.doc.clone()));
+                    if let Some(meta) = meta {
+                        let _ = jwks(p, pidx, &meta, now);
+                    }
+                }
+            }
+            Err((failure, msg)) => {
+                ngx_log!(err, log, "auth_oidc: provider \"{}\": {}: {} (from {})", p.name, T::KIND.reason(failure), msg, url);
+                zone.record_failure(key, now, failure as u32);
+            }
+        },
+        Outcome::Fetched(Err(msg)) => {
+            let reason = T::KIND.reason(Failure::Unavailable);
+            ngx_log!(err, log, "auth_oidc: provider \"{}\": {}: GET {} failed: {}", p.name, reason, url, msg);
+            zone.record_failure(key, now, Failure::Unavailable as u32);
+        }
+        Outcome::Slept => {}
+    }
+    waiters::wake_all(key);
+}
+
+pub fn ngx_now() -> i64 {
+    nginx_sys::ngx_time() as i64
+}
+
+fn cycle_log() -> *mut nginx_sys::ngx_log_t {
+    ngx::log::ngx_cycle_log().as_ptr()
+}

@@ -1,0 +1,88 @@
+//! Configuration: directives, the `oidc_provider` block, and merging.
+
+mod commands;
+mod provider;
+mod provider_block;
+mod values;
+mod zone_conf;
+
+use core::ffi::c_char;
+
+use nginx_sys::ngx_conf_t;
+use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
+
+pub use commands::COMMANDS;
+pub use provider::{PkceMode, Provider};
+pub use zone_conf::ZoneConf;
+
+/// http-level configuration: the providers and the shared zone that caches their documents.
+#[derive(Default)]
+pub struct MainConf {
+    pub providers: Vec<Box<Provider>>,
+    pub zone: ZoneConf,
+}
+
+impl MainConf {
+    pub fn provider_index(&self, name: &str) -> Option<usize> {
+        self.providers.iter().position(|p| p.name == name)
+    }
+}
+
+/// What `auth_oidc` says for a location.
+#[derive(Clone, Debug, Default)]
+pub enum AuthSetting {
+    /// Not set here: inherit.
+    #[default]
+    Unset,
+    Off,
+    /// A provider name as written, resolved when merging (providers may be declared
+    /// after the locations that use them). Keeps the place it was written for errors.
+    Named { name: String, place: String },
+    Provider(usize),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LocConf {
+    pub auth: AuthSetting,
+}
+
+impl ngx::http::Merge for LocConf {
+    fn merge(&mut self, prev: &Self) -> Result<(), ngx::http::MergeConfigError> {
+        if matches!(self.auth, AuthSetting::Unset) {
+            self.auth = prev.auth.clone();
+        }
+        Ok(())
+    }
+}
+
+pub fn init_main_conf(cf: &mut ngx_conf_t, mcf: &mut MainConf) -> *mut c_char {
+    if mcf.providers.is_empty() {
+        return NGX_CONF_OK;
+    }
+    match mcf.zone.request(cf) {
+        Ok(()) => NGX_CONF_OK,
+        Err(()) => NGX_CONF_ERROR,
+    }
+}
+
+pub fn merge_loc_conf(cf: &mut ngx_conf_t, prev: &LocConf, conf: &mut LocConf) -> *mut c_char {
+    use ngx::http::{HttpModuleMainConf, Merge};
+    let _ = conf.merge(prev);
+    if let AuthSetting::Named { name, place } = &conf.auth {
+        let Some(mcf) = crate::AuthOidcModule::main_conf(cf) else {
+            return NGX_CONF_ERROR;
+        };
+        match mcf.provider_index(name) {
+            Some(idx) => conf.auth = AuthSetting::Provider(idx),
+            None => {
+                ngx_log!(
+                    emerg,
+                    cf.log,
+                    "auth_oidc: unknown provider \"{name}\" (no oidc_provider block of that name) in {place}"
+                );
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+    NGX_CONF_OK
+}

@@ -1,0 +1,139 @@
+//! The first step of login: a 302 to the OP's authorization endpoint, and the state of
+//! this attempt in its own short-lived encrypted cookie.
+
+use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use oidc_core::auth_request::AuthorizationRequest;
+use oidc_core::cookie_header::{self, SetCookieAttrs};
+use oidc_core::discovery::ProviderMetadata;
+use oidc_core::login_state::{self, LoginState};
+use oidc_core::return_to;
+
+use crate::conf::{PkceMode, Provider};
+use crate::ngx_util;
+
+/// At most this many login attempts (tabs) in flight per browser; beyond it the oldest
+/// state cookies are cleared so cookies cannot pile up.
+pub const MAX_STATE_COOKIES: usize = 4;
+
+const INTERNAL_ERROR: ngx_int_t = nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+
+/// # Safety
+/// `r` must be the live request whose access handler is running.
+pub unsafe fn start_login(r: *mut ngx_http_request_t, p: &Provider, meta: &ProviderMetadata, now: i64) -> ngx_int_t {
+    let log = (*(*r).connection).log;
+    let https = ngx_util::is_https(r);
+
+    let redirect_uri = match absolute_redirect_uri(r, p, https) {
+        Some(u) => u,
+        None => {
+            ngx_log!(info, log, "auth_oidc: provider \"{}\": bad_request: no usable Host to build redirect_uri", p.name);
+            return nginx_sys::NGX_HTTP_BAD_REQUEST as ngx_int_t;
+        }
+    };
+    let target = String::from_utf8_lossy(ngx_util::unparsed_uri(r)).into_owned();
+    let target = if return_to::is_safe_local_target(&target) { target } else { "/".to_string() };
+
+    let use_pkce = match p.pkce {
+        PkceMode::On => true,
+        PkceMode::Off => false,
+        PkceMode::Auto => meta.supports_pkce_s256(),
+    };
+    let (state, pkce) = match LoginState::new(&target, use_pkce, now as u64) {
+        Ok(x) => x,
+        Err(e) => {
+            ngx_log!(alert, log, "auth_oidc: cannot generate random values: {e}");
+            return INTERNAL_ERROR;
+        }
+    };
+    let url = AuthorizationRequest {
+        endpoint: &meta.authorization_endpoint,
+        client_id: &p.client_id,
+        redirect_uri: &redirect_uri,
+        scope: &p.scope,
+        state: &state.state,
+        nonce: &state.nonce,
+        code_challenge: pkce.as_ref().map(|x| x.challenge.as_str()),
+        response_mode: None,
+        extra_args: p.extra_auth_args.as_deref(),
+    }
+    .to_url();
+    let url = match url {
+        Ok(u) => u,
+        Err(e) => {
+            ngx_log!(err, log, "auth_oidc: provider \"{}\": cannot build the authorization request: {e}", p.name);
+            return INTERNAL_ERROR;
+        }
+    };
+
+    let prefix = p.state_cookie_prefix();
+    let name = login_state::cookie_name(&prefix, &state.state);
+    let sealed = match p.cipher.seal(name.as_bytes(), &state.encode()) {
+        Ok(s) => s,
+        Err(e) => {
+            ngx_log!(alert, log, "auth_oidc: cannot encrypt the state cookie: {e}");
+            return INTERNAL_ERROR;
+        }
+    };
+    let attrs = SetCookieAttrs {
+        path: "/",
+        domain: None,
+        max_age: Some(p.login_timeout as i64),
+        secure: https,
+        http_only: true,
+        same_site: "Lax",
+    };
+    let mut set_cookies = vec![cookie_header::set_cookie(&name, &sealed, &attrs)];
+    let clear = SetCookieAttrs { max_age: Some(0), ..attrs };
+    for old in state_cookies_to_clear(r, p, &prefix, now) {
+        set_cookies.push(cookie_header::set_cookie(&old, "", &clear));
+    }
+
+    for c in &set_cookies {
+        if ngx_util::add_header(r, "Set-Cookie", c.as_bytes()).is_none() {
+            return INTERNAL_ERROR;
+        }
+    }
+    if ngx_util::add_header(r, "Cache-Control", b"no-store").is_none() || ngx_util::set_location(r, &url).is_none() {
+        return INTERNAL_ERROR;
+    }
+    nginx_sys::NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t
+}
+
+/// `redirect_uri` as an absolute URL: a configured path is joined to the scheme and Host
+/// the browser used (behind a TLS-terminating proxy, configure the absolute URL).
+unsafe fn absolute_redirect_uri(r: *mut ngx_http_request_t, p: &Provider, https: bool) -> Option<String> {
+    if !p.redirect_uri.starts_with('/') {
+        return Some(p.redirect_uri.clone());
+    }
+    let host = ngx_util::authority(r)?;
+    Some(format!("{}://{}{}", if https { "https" } else { "http" }, host, p.redirect_uri))
+}
+
+/// State cookies of earlier attempts to clear so that, with the new one, at most
+/// MAX_STATE_COOKIES remain: unreadable or expired ones first, then the oldest.
+unsafe fn state_cookies_to_clear(r: *mut ngx_http_request_t, p: &Provider, prefix: &str, now: i64) -> Vec<String> {
+    let mut dead = Vec::new();
+    let mut live: Vec<(u64, String)> = Vec::new();
+    for header in ngx_util::cookie_headers(r) {
+        for (name, value) in cookie_header::iter_cookies(header) {
+            if !login_state::is_state_cookie_name(prefix, name) {
+                continue;
+            }
+            let issued = p
+                .cipher
+                .open(name.as_bytes(), value)
+                .ok()
+                .and_then(|b| LoginState::decode(&b).ok())
+                .filter(|s| !s.is_expired(now as u64, p.login_timeout))
+                .map(|s| s.issued_at);
+            match issued {
+                Some(t) => live.push((t, name.to_string())),
+                None => dead.push(name.to_string()),
+            }
+        }
+    }
+    live.sort();
+    let excess = (live.len() + 1).saturating_sub(MAX_STATE_COOKIES);
+    dead.extend(live.into_iter().take(excess).map(|(_, n)| n));
+    dead
+}
