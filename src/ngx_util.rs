@@ -84,13 +84,11 @@ pub unsafe fn set_location(r: *mut ngx_http_request_t, url: &str) -> Option<()> 
 ///
 /// # Safety
 /// `r` must be a live request.
-pub unsafe fn cookie_headers<'a>(r: *mut ngx_http_request_t) -> Vec<&'a str> {
+pub unsafe fn cookie_headers<'a>(r: *mut ngx_http_request_t) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
     let mut h = (*r).headers_in.cookie;
     while !h.is_null() {
-        if let Ok(s) = core::str::from_utf8(bytes(&(*h).value)) {
-            out.push(s);
-        }
+        out.push(bytes(&(*h).value));
         h = (*h).next;
     }
     out

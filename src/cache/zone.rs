@@ -48,7 +48,6 @@ pub struct Snapshot {
     pub expires_at: i64,
     pub failed_at: i64,
     pub failure: u32,
-    pub lease_until: i64,
     pub bytes: Option<Vec<u8>>,
 }
 
@@ -68,15 +67,11 @@ pub fn add(cf: &mut ngx_conf_t, name: &str, size: usize) -> Result<*mut ngx_shm_
     if zone.is_null() {
         return Err(());
     }
+    // A zone of this name declared by another module has another tag, and nginx has
+    // already refused it with its own message; ours gets its init handler.
     // SAFETY: ngx_shared_memory_add returned a valid zone.
-    unsafe {
-        if (*zone).data.is_null() || (*zone).init == Some(init_zone) {
-            (*zone).init = Some(init_zone);
-            return Ok(zone);
-        }
-    }
-    conf_emerg!(cf, "oidc_shared_zone: zone \"{name}\" is already used by another module");
-    Err(())
+    unsafe { (*zone).init = Some(init_zone) };
+    Ok(zone)
 }
 
 extern "C" fn init_zone(zone: *mut ngx_shm_zone_t, data: *mut c_void) -> ngx_int_t {
@@ -84,8 +79,9 @@ extern "C" fn init_zone(zone: *mut ngx_shm_zone_t, data: *mut c_void) -> ngx_int
     // of the same name in the previous cycle, if any.
     unsafe {
         let zone = &mut *zone;
-        if !data.is_null() {
-            // Reload: keep what the old configuration's workers fetched.
+        if !data.is_null() && (*data.cast::<Header>()).magic == MAGIC {
+            // Reload: keep what the old configuration's workers fetched (the magic also
+            // encodes the layout, so an upgraded module never reads an old layout).
             zone.data = data;
             return Status::NGX_OK.into();
         }
@@ -146,7 +142,6 @@ impl Zone {
                 expires_at: e.expires_at,
                 failed_at: e.failed_at,
                 failure: e.failure,
-                lease_until: e.lease_until,
                 bytes,
             })
         })
