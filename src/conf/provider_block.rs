@@ -17,8 +17,7 @@ use super::values;
 use super::MainConf;
 use crate::cache::key_hash;
 
-/// Secrets shorter than this are refused: HKDF cannot add entropy that is not there.
-const MIN_SECRET_LEN: usize = 32;
+use oidc_core::cookie_cipher::MIN_SECRET_LEN;
 
 #[derive(Default)]
 struct Draft {
