@@ -1,13 +1,15 @@
 //! The OP's JSON Web Key Set (RFC 7517) and the choice of the key that verifies a token.
-//! Keys are kept as published; turning them into verifying keys belongs to token
-//! validation. Entries this module cannot use (unknown `kty`, encryption keys) are
-//! skipped rather than failing the whole set, as RFC 7517 section 5 asks.
+//! Each key is decoded into a verifying key once, when the set is parsed. Entries this
+//! module cannot use (unknown `kty` or curve, encryption keys, weak RSA, symmetric keys)
+//! are skipped rather than failing the whole set, as RFC 7517 section 5 asks.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt;
 
-#[derive(Clone, Debug, PartialEq)]
+use crate::jose::VerifyingKey;
+
+#[derive(Clone, Debug)]
 pub struct Jwk {
     pub kty: String,
     pub kid: Option<String>,
@@ -16,9 +18,11 @@ pub struct Jwk {
     pub alg: Option<String>,
     /// Every member of the key as published (n, e, crv, x, y, ...).
     pub params: Map<String, Value>,
+    /// The decoded public key.
+    pub key: VerifyingKey,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
@@ -56,9 +60,6 @@ fn key_from_value(v: Value) -> Option<Jwk> {
     };
     let text = |name: &str| params.get(name).and_then(Value::as_str).map(str::to_owned);
     let kty = text("kty")?;
-    if !matches!(kty.as_str(), "RSA" | "EC" | "OKP" | "oct") {
-        return None;
-    }
     let use_ = text("use");
     if use_.as_deref().is_some_and(|u| u != "sig") {
         return None;
@@ -68,21 +69,12 @@ fn key_from_value(v: Value) -> Option<Jwk> {
             return None;
         }
     }
-    Some(Jwk { kid: text("kid"), alg: text("alg"), use_, kty, params })
+    let mut jwk = Jwk { kid: text("kid"), alg: text("alg"), use_, kty, params, key: VerifyingKey::Hmac(Vec::new()) };
+    jwk.key = VerifyingKey::from_jwk(&jwk).ok()?;
+    Some(jwk)
 }
 
-/// The key type a JWS algorithm needs (RFC 7518 section 3.1, RFC 8037 for EdDSA).
-pub fn kty_for_alg(alg: &str) -> Option<&'static str> {
-    match alg {
-        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => Some("RSA"),
-        "ES256" | "ES384" | "ES512" => Some("EC"),
-        "EdDSA" => Some("OKP"),
-        "HS256" | "HS384" | "HS512" => Some("oct"),
-        _ => None,
-    }
-}
-
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub enum KeyLookup<'a> {
     Found(&'a Jwk),
     /// The token names a `kid` the set does not have: refresh the set (rate-limited).
@@ -97,11 +89,7 @@ impl Jwks {
     /// the only key of the right type otherwise. A key that declares another `alg` is
     /// never used, which is half of the defence against algorithm confusion.
     pub fn find(&self, kid: Option<&str>, alg: &str) -> KeyLookup<'_> {
-        let kty = match kty_for_alg(alg) {
-            Some(k) => k,
-            None => return KeyLookup::NoSuitableKey,
-        };
-        let fits = |k: &&Jwk| k.kty == kty && k.alg.as_deref().is_none_or(|a| a == alg);
+        let fits = |k: &&Jwk| k.key.suits(alg) && k.alg.as_deref().is_none_or(|a| a == alg);
         match kid {
             Some(kid) => {
                 let mut named = self.keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).peekable();
@@ -125,21 +113,38 @@ impl Jwks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::b64::encode;
+    use serde_json::json;
 
-    const SET: &[u8] = br#"{"keys":[
-        {"kty":"RSA","kid":"r1","use":"sig","alg":"RS256","n":"AQAB","e":"AQAB"},
-        {"kty":"EC","kid":"e1","crv":"P-256","x":"AA","y":"AA"},
-        {"kty":"RSA","kid":"enc1","use":"enc","n":"AQAB","e":"AQAB"},
-        {"kty":"XYZ","kid":"weird"},
-        "not an object"
-    ]}"#;
+    fn set() -> Vec<u8> {
+        let n = encode(&[0xc5; 256]);
+        let c = encode(&[1; 32]);
+        json!({"keys": [
+            {"kty": "RSA", "kid": "r1", "use": "sig", "alg": "RS256", "n": n, "e": "AQAB"},
+            {"kty": "EC", "kid": "e1", "crv": "P-256", "x": c, "y": c},
+            {"kty": "RSA", "kid": "enc1", "use": "enc", "n": n, "e": "AQAB"},
+            {"kty": "RSA", "kid": "ops", "key_ops": ["encrypt"], "n": n, "e": "AQAB"},
+            {"kty": "XYZ", "kid": "weird"},
+            "not an object"
+        ]})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn kid<'a>(l: &KeyLookup<'a>) -> Option<&'a str> {
+        match l {
+            KeyLookup::Found(k) => k.kid.as_deref(),
+            _ => None,
+        }
+    }
 
     #[test]
     fn skips_unusable_keys() {
-        let s = parse(SET).unwrap();
+        let s = parse(&set()).unwrap();
         let kids: Vec<_> = s.keys.iter().filter_map(|k| k.kid.as_deref()).collect();
         assert_eq!(kids, vec!["r1", "e1"]);
-        assert_eq!(s.keys[0].params.get("n").and_then(Value::as_str), Some("AQAB"));
+        assert!(matches!(s.keys[0].key, VerifyingKey::Rsa { .. }));
+        assert!(matches!(s.keys[1].key, VerifyingKey::P256(_)));
     }
 
     #[test]
@@ -151,20 +156,22 @@ mod tests {
 
     #[test]
     fn finds_by_kid_and_alg() {
-        let s = parse(SET).unwrap();
-        assert!(matches!(s.find(Some("r1"), "RS256"), KeyLookup::Found(k) if k.kid.as_deref() == Some("r1")));
-        assert_eq!(s.find(Some("r1"), "RS384"), KeyLookup::NoSuitableKey);
-        assert_eq!(s.find(Some("r1"), "HS256"), KeyLookup::NoSuitableKey);
-        assert_eq!(s.find(Some("nope"), "RS256"), KeyLookup::UnknownKid);
-        assert_eq!(s.find(Some("r1"), "none"), KeyLookup::NoSuitableKey);
+        let s = parse(&set()).unwrap();
+        assert_eq!(kid(&s.find(Some("r1"), "RS256")), Some("r1"));
+        assert!(matches!(s.find(Some("r1"), "RS384"), KeyLookup::NoSuitableKey), "key pinned to RS256");
+        assert!(matches!(s.find(Some("r1"), "HS256"), KeyLookup::NoSuitableKey));
+        assert!(matches!(s.find(Some("nope"), "RS256"), KeyLookup::UnknownKid));
+        assert!(matches!(s.find(Some("r1"), "none"), KeyLookup::NoSuitableKey));
     }
 
     #[test]
     fn without_kid_only_a_single_fitting_key() {
-        let s = parse(SET).unwrap();
-        assert!(matches!(s.find(None, "ES256"), KeyLookup::Found(k) if k.kid.as_deref() == Some("e1")));
-        let two = parse(br#"{"keys":[{"kty":"EC","crv":"P-256"},{"kty":"EC","crv":"P-256"}]}"#).unwrap();
-        assert_eq!(two.find(None, "ES256"), KeyLookup::Ambiguous);
-        assert_eq!(two.find(None, "RS256"), KeyLookup::NoSuitableKey);
+        let s = parse(&set()).unwrap();
+        assert_eq!(kid(&s.find(None, "ES256")), Some("e1"));
+        let c = encode(&[1; 32]);
+        let two = json!({"keys": [{"kty": "EC", "crv": "P-256", "x": c, "y": c}, {"kty": "EC", "crv": "P-256", "x": c, "y": c}]});
+        let two = parse(two.to_string().as_bytes()).unwrap();
+        assert!(matches!(two.find(None, "ES256"), KeyLookup::Ambiguous));
+        assert!(matches!(two.find(None, "RS256"), KeyLookup::NoSuitableKey));
     }
 }

@@ -10,6 +10,7 @@ pub mod cookie_cipher;
 pub mod cookie_header;
 pub mod discovery;
 pub mod issuer_url;
+pub mod jose;
 pub mod jwks;
 pub mod login_state;
 pub mod pkce;
