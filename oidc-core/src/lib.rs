@@ -16,3 +16,4 @@ pub mod login_state;
 pub mod pkce;
 pub mod random;
 pub mod return_to;
+pub mod token;

@@ -1,0 +1,13 @@
+//! Validation of signed tokens from the OP: the signature step shared by ID tokens and
+//! JWT access tokens, the registered-claim checks, and the ID token rules of OpenID
+//! Connect Core 3.1.3.7.
+
+pub mod checks;
+pub mod error;
+pub mod id_token;
+pub mod signature;
+
+pub use error::TokenError;
+
+/// A token's claims as the OP sent them.
+pub type Claims = serde_json::Map<String, serde_json::Value>;
