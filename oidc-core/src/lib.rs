@@ -6,7 +6,10 @@
 pub mod auth_request;
 pub mod b64;
 pub mod cache_policy;
+pub mod callback_params;
+pub mod client_auth;
 pub mod cookie_cipher;
+pub mod cookie_chunks;
 pub mod cookie_header;
 pub mod discovery;
 pub mod issuer_url;
@@ -16,4 +19,6 @@ pub mod login_state;
 pub mod pkce;
 pub mod random;
 pub mod return_to;
+pub mod session;
 pub mod token;
+pub mod token_exchange;
