@@ -1,6 +1,7 @@
 //! One `oidc_provider` block: its settings after parsing and validation.
 
 use oidc_core::cache_policy::CacheBounds;
+use oidc_core::client_auth::{AuthMethod, SigningKey};
 use oidc_core::cookie_cipher::CookieCipher;
 
 /// `pkce on|off`; unset means "on when the OP advertises S256".
@@ -9,6 +10,30 @@ pub enum PkceMode {
     Auto,
     On,
     Off,
+}
+
+/// How the OP returns the authorization response (`response_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+/// `cookie_secure auto|on|off`: auto sets `Secure` when the browser came over https.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CookieSecure {
+    Auto,
+    On,
+    Off,
+}
+
+/// What a session keeps besides the identity (`session_contents`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionKeep {
+    pub id_token: bool,
+    pub access_token: bool,
+    pub refresh_token: bool,
+    pub userinfo: bool,
 }
 
 pub struct Provider {
@@ -42,6 +67,33 @@ pub struct Provider {
     /// Lifetime of a login attempt (the state cookie) in seconds.
     pub login_timeout: u64,
     pub cipher: CookieCipher,
+    pub response_mode: ResponseMode,
+    /// None: `client_secret_basic` with a secret, `none` without.
+    pub client_auth: Option<AuthMethod>,
+    /// For `private_key_jwt`, read at configuration time.
+    pub client_private_key: Option<SigningKey>,
+    /// ID token algorithms accepted; None: what the OP announces.
+    pub id_token_algs: Option<Vec<String>>,
+    /// Seconds of tolerance for token times.
+    pub clock_skew: u64,
+    /// Fetch the userinfo endpoint at login.
+    pub userinfo: bool,
+    pub session_timeout: u64,
+    /// 0: no idle timeout.
+    pub session_idle_timeout: u64,
+    pub session_keep: SessionKeep,
+    /// Claims kept in the session; None: every claim that is not protocol bookkeeping.
+    pub session_claims: Option<Vec<String>>,
+    pub cookie_path: String,
+    pub cookie_domain: Option<String>,
+    pub cookie_samesite: String,
+    pub cookie_secure: CookieSecure,
+    /// The path (on any host) that logs out.
+    pub logout_uri: Option<String>,
+    /// Where to go after logout: a local path or an absolute URL registered at the OP.
+    pub post_logout_uri: Option<String>,
+    /// Send `id_token_hint` to the end_session_endpoint (keeps the ID token in the session).
+    pub logout_token_hint: bool,
     /// Where the documents of this provider live in the shared zone.
     pub discovery_key: u64,
     pub jwks_key: u64,
@@ -51,6 +103,40 @@ impl Provider {
     /// The prefix of this provider's per-attempt state cookies.
     pub fn state_cookie_prefix(&self) -> String {
         format!("{}_state", self.cookie_name)
+    }
+
+    /// The client authentication method at the token endpoint.
+    pub fn auth_method(&self) -> AuthMethod {
+        self.client_auth.unwrap_or(if self.client_secret.is_some() {
+            AuthMethod::ClientSecretBasic
+        } else {
+            AuthMethod::None
+        })
+    }
+
+    /// The path part of `redirect_uri`, which the callback is recognised by.
+    pub fn redirect_path(&self) -> &str {
+        path_of(&self.redirect_uri)
+    }
+
+    pub fn cookie_secure(&self, https: bool) -> bool {
+        match self.cookie_secure {
+            CookieSecure::Auto => https,
+            CookieSecure::On => true,
+            CookieSecure::Off => false,
+        }
+    }
+}
+
+/// The path of a configured path-or-URL.
+pub fn path_of(uri: &str) -> &str {
+    match uri.find("://") {
+        None => uri,
+        Some(i) => {
+            let rest = &uri[i + 3..];
+            let path = rest.find('/').map_or("/", |j| &rest[j..]);
+            path.split(['?', '#']).next().unwrap_or("/")
+        }
     }
 }
 
@@ -64,3 +150,5 @@ pub const DEFAULT_CACHE_MAX: u64 = 24 * 3600;
 pub const DEFAULT_CACHE_STALE: u64 = 3600;
 pub const DEFAULT_JWKS_REFRESH: u64 = 60;
 pub const DEFAULT_LOGIN_TIMEOUT: u64 = 600;
+pub const DEFAULT_CLOCK_SKEW: u64 = 60;
+pub const DEFAULT_SESSION_TIMEOUT: u64 = 8 * 3600;

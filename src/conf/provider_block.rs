@@ -9,8 +9,10 @@ use std::collections::HashSet;
 use nginx_sys::{ngx_command_t, ngx_conf_t};
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 use oidc_core::cache_policy::CacheBounds;
+use oidc_core::client_auth::{AuthMethod, SigningKey};
 use oidc_core::cookie_cipher::CookieCipher;
-use oidc_core::{auth_request, issuer_url};
+use oidc_core::jose::verify::SUPPORTED_ALGS;
+use oidc_core::{auth_request, issuer_url, return_to};
 
 use super::provider::*;
 use super::values;
@@ -44,6 +46,23 @@ struct Draft {
     session_secrets: Vec<Vec<u8>>,
     cookie_name: Option<String>,
     login_timeout: Option<u64>,
+    response_mode: Option<ResponseMode>,
+    client_auth: Option<AuthMethod>,
+    client_private_key: Option<String>,
+    id_token_algs: Option<Vec<String>>,
+    clock_skew: Option<u64>,
+    userinfo: bool,
+    session_timeout: Option<u64>,
+    session_idle_timeout: Option<u64>,
+    session_keep: Option<SessionKeep>,
+    session_claims: Option<Vec<String>>,
+    cookie_path: Option<String>,
+    cookie_domain: Option<String>,
+    cookie_samesite: Option<String>,
+    cookie_secure: Option<CookieSecure>,
+    logout_uri: Option<String>,
+    post_logout_uri: Option<String>,
+    logout_token_hint: bool,
 }
 
 /// `oidc_provider NAME { ... }` in the http block.
@@ -121,6 +140,10 @@ fn text(name: &str, v: &[&[u8]]) -> Result<String, String> {
     Ok(s)
 }
 
+fn invalid_choice(name: &str, value: &[u8], choices: &str) -> String {
+    format!("\"{name}\": invalid value \"{}\", it must be {choices}", String::from_utf8_lossy(value))
+}
+
 fn with_name<T>(name: &str, r: Result<T, String>) -> Result<T, String> {
     r.map_err(|e| format!("\"{name}\": {e}"))
 }
@@ -177,6 +200,108 @@ impl Draft {
                 self.cookie_name = Some(c)
             }
             "login_timeout" => self.login_timeout = Some(with_name(n, values::seconds(one(n, v)?))?),
+            "response_mode" => {
+                self.response_mode = Some(match one(n, v)? {
+                    b"query" => ResponseMode::Query,
+                    b"form_post" => ResponseMode::FormPost,
+                    other => return Err(invalid_choice(n, other, "\"query\" or \"form_post\"")),
+                })
+            }
+            "client_auth_method" => {
+                let m = one(n, v)?;
+                let name = String::from_utf8_lossy(m);
+                self.client_auth = Some(AuthMethod::parse(&name).ok_or_else(|| {
+                    invalid_choice(n, m, "client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none")
+                })?);
+            }
+            "client_private_key" => self.client_private_key = Some(text(n, v)?),
+            "id_token_alg" => {
+                if v.is_empty() {
+                    return Err("invalid number of arguments in \"id_token_alg\" directive".into());
+                }
+                let mut algs = Vec::new();
+                for a in v {
+                    let a = String::from_utf8_lossy(a).into_owned();
+                    if !SUPPORTED_ALGS.contains(&a.as_str()) {
+                        return Err(format!("\"id_token_alg\": unsupported algorithm \"{a}\" (supported: {})", SUPPORTED_ALGS.join(" ")));
+                    }
+                    algs.push(a);
+                }
+                self.id_token_algs = Some(algs);
+            }
+            "clock_skew" => self.clock_skew = Some(with_name(n, values::seconds(one(n, v)?))?),
+            "userinfo" => self.userinfo = with_name(n, values::flag(one(n, v)?))?,
+            "session_timeout" => self.session_timeout = Some(with_name(n, values::seconds(one(n, v)?))?),
+            "session_idle_timeout" => {
+                self.session_idle_timeout = Some(with_name(n, values::seconds(one(n, v)?))?)
+            }
+            "session_contents" => {
+                let mut keep = SessionKeep::default();
+                for item in v {
+                    match *item {
+                        b"id_token" => keep.id_token = true,
+                        b"access_token" => keep.access_token = true,
+                        b"refresh_token" => keep.refresh_token = true,
+                        b"userinfo" => keep.userinfo = true,
+                        b"claims" => {}
+                        other => return Err(invalid_choice(n, other, "claims, id_token, access_token, refresh_token or userinfo")),
+                    }
+                }
+                self.session_keep = Some(keep);
+            }
+            "session_claims" => {
+                if v.is_empty() {
+                    return Err("invalid number of arguments in \"session_claims\" directive".into());
+                }
+                self.session_claims = Some(v.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect());
+            }
+            "cookie_path" => {
+                let p = text(n, v)?;
+                if !p.starts_with('/') || p.contains([';', ' ', ',']) {
+                    return Err(format!("\"cookie_path\": invalid path \"{p}\""));
+                }
+                self.cookie_path = Some(p);
+            }
+            "cookie_domain" => {
+                let d = text(n, v)?;
+                if !d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+                    return Err(format!("\"cookie_domain\": invalid domain \"{d}\""));
+                }
+                self.cookie_domain = Some(d);
+            }
+            "cookie_samesite" => {
+                self.cookie_samesite = Some(match one(n, v)? {
+                    b"lax" | b"Lax" => "Lax".into(),
+                    b"strict" | b"Strict" => "Strict".into(),
+                    b"none" | b"None" => "None".into(),
+                    other => return Err(invalid_choice(n, other, "Lax, Strict or None")),
+                })
+            }
+            "cookie_secure" => {
+                self.cookie_secure = Some(match one(n, v)? {
+                    b"auto" => CookieSecure::Auto,
+                    b"on" => CookieSecure::On,
+                    b"off" => CookieSecure::Off,
+                    other => return Err(invalid_choice(n, other, "auto, on or off")),
+                })
+            }
+            "logout_uri" => {
+                let p = text(n, v)?;
+                if !p.starts_with('/') || p.starts_with("//") || p.contains(['?', '#', ' ']) {
+                    return Err(format!("\"logout_uri\" \"{p}\" must be a plain path"));
+                }
+                self.logout_uri = Some(p);
+            }
+            "post_logout_uri" => {
+                let p = text(n, v)?;
+                let local = return_to::is_safe_local_target(&p);
+                let absolute = reqwest::Url::parse(&p).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                if !local && !absolute {
+                    return Err(format!("\"post_logout_uri\" \"{p}\" must be a local path or an absolute http(s) URL"));
+                }
+                self.post_logout_uri = Some(p);
+            }
+            "logout_token_hint" => self.logout_token_hint = with_name(n, values::flag(one(n, v)?))?,
             _ => return Err(format!("unknown directive \"{name}\"")),
         }
         Ok(())
@@ -244,6 +369,53 @@ impl Draft {
         let secrets: Vec<&[u8]> = self.session_secrets.iter().map(Vec::as_slice).collect();
         let cipher = CookieCipher::new(&secrets).map_err(|e| format!("\"session_secret\": {e}"))?;
 
+        let client_auth = self.client_auth;
+        let needs_secret = matches!(
+            client_auth,
+            Some(AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost | AuthMethod::ClientSecretJwt)
+        );
+        if needs_secret && self.client_secret.is_none() {
+            return Err(format!(
+                "\"client_auth_method {}\" needs \"client_secret\"",
+                client_auth.map(AuthMethod::name).unwrap_or_default()
+            ));
+        }
+        let client_private_key = match (&self.client_private_key, client_auth) {
+            (Some(path), _) => {
+                let full = full_path(cf, path);
+                let pem = std::fs::read(&full)
+                    .map_err(|e| format!("\"client_private_key\": cannot read \"{full}\": {e}"))?;
+                Some(SigningKey::from_pem(&pem).map_err(|e| format!("\"client_private_key\" \"{full}\": {e}"))?)
+            }
+            (None, Some(AuthMethod::PrivateKeyJwt)) => {
+                return Err("\"client_auth_method private_key_jwt\" needs \"client_private_key\"".into())
+            }
+            (None, _) => None,
+        };
+        let response_mode = self.response_mode.unwrap_or(ResponseMode::Query);
+        let cookie_secure = self.cookie_secure.unwrap_or(CookieSecure::Auto);
+        let cookie_samesite = self.cookie_samesite.clone().unwrap_or_else(|| "Lax".into());
+        if cookie_samesite == "None" && cookie_secure == CookieSecure::Off {
+            return Err("\"cookie_samesite None\" needs Secure cookies (browsers drop the cookie otherwise)".into());
+        }
+        let session_timeout = self.session_timeout.unwrap_or(DEFAULT_SESSION_TIMEOUT);
+        if session_timeout == 0 {
+            return Err("\"session_timeout\" must be greater than zero".into());
+        }
+        let mut session_keep = self.session_keep.unwrap_or_default();
+        if self.logout_token_hint {
+            // The hint is the ID token: it must be in the session to be sent.
+            session_keep.id_token = true;
+        }
+        if self.post_logout_uri.is_some() && self.logout_uri.is_none() {
+            return Err("\"post_logout_uri\" is set but \"logout_uri\" is not".into());
+        }
+        if let Some(l) = &self.logout_uri {
+            if l == super::provider::path_of(&redirect_uri) {
+                return Err("\"logout_uri\" and \"redirect_uri\" must differ".into());
+            }
+        }
+
         let discovery_key = key_hash(&[b"discovery", issuer.as_bytes(), config_url.as_bytes()]);
         let jwks_key = key_hash(&[b"jwks", issuer.as_bytes(), config_url.as_bytes()]);
 
@@ -273,6 +445,23 @@ impl Draft {
             cookie_name: self.cookie_name.take().unwrap_or_else(|| DEFAULT_COOKIE_NAME.into()),
             login_timeout: self.login_timeout.unwrap_or(DEFAULT_LOGIN_TIMEOUT),
             cipher,
+            response_mode,
+            client_auth,
+            client_private_key,
+            id_token_algs: self.id_token_algs.take(),
+            clock_skew: self.clock_skew.unwrap_or(DEFAULT_CLOCK_SKEW),
+            userinfo: self.userinfo,
+            session_timeout,
+            session_idle_timeout: self.session_idle_timeout.unwrap_or(0),
+            session_keep,
+            session_claims: self.session_claims.take(),
+            cookie_path: self.cookie_path.take().unwrap_or_else(|| "/".into()),
+            cookie_domain: self.cookie_domain.take(),
+            cookie_samesite,
+            cookie_secure,
+            logout_uri: self.logout_uri.take(),
+            post_logout_uri: self.post_logout_uri.take(),
+            logout_token_hint: self.logout_token_hint,
             discovery_key,
             jwks_key,
         })
@@ -294,14 +483,19 @@ fn check_redirect_uri(uri: &str) -> Result<(), String> {
 }
 
 /// Reads `ssl_trusted_certificate` now, so a missing or unreadable file fails `nginx -t`.
-fn read_pem_bundle(cf: &ngx_conf_t, path: &str) -> Result<Vec<u8>, String> {
-    let full = if path.starts_with('/') {
+/// A configured file path: relative paths are relative to the configuration prefix.
+fn full_path(cf: &ngx_conf_t, path: &str) -> String {
+    if path.starts_with('/') {
         path.to_string()
     } else {
         // SAFETY: the cycle and its conf_prefix are valid while parsing.
         let prefix = unsafe { (*cf.cycle).conf_prefix.to_string() };
         format!("{prefix}{path}")
-    };
+    }
+}
+
+fn read_pem_bundle(cf: &ngx_conf_t, path: &str) -> Result<Vec<u8>, String> {
+    let full = full_path(cf, path);
     let pem = std::fs::read(&full)
         .map_err(|e| format!("\"ssl_trusted_certificate\": cannot read \"{full}\": {e}"))?;
     reqwest::Certificate::from_pem_bundle(&pem)
