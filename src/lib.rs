@@ -22,6 +22,8 @@ mod cache;
 mod conf;
 mod handler;
 mod ngx_util;
+mod req_ctx;
+mod vars;
 
 use conf::{LocConf, MainConf};
 
@@ -29,7 +31,7 @@ use conf::{LocConf, MainConf};
 pub struct AuthOidcModule;
 
 static MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
-    preconfiguration: None,
+    preconfiguration: Some(AuthOidcModule::preconfiguration),
     postconfiguration: Some(AuthOidcModule::postconfiguration),
     create_main_conf: Some(AuthOidcModule::create_main_conf),
     init_main_conf: Some(AuthOidcModule::init_main_conf),
@@ -82,6 +84,10 @@ impl HttpModule for AuthOidcModule {
         let prev = &*prev.cast::<LocConf>();
         let conf = &mut *conf.cast::<LocConf>();
         conf::merge_loc_conf(&mut *cf, prev, conf)
+    }
+
+    unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
+        vars::register(&mut *cf).into()
     }
 
     unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {

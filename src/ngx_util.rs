@@ -3,35 +3,6 @@
 use core::ptr;
 
 use nginx_sys::{ngx_http_request_t, ngx_str_t, ngx_table_elt_t};
-use ngx::http::HttpModule;
-
-use crate::AuthOidcModule;
-
-/// Per-request state of the module, allocated in the request pool.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub struct ReqCtx {
-    pub waiting: bool,
-    pub cleanup_added: bool,
-}
-
-/// The request's context, created on first use.
-///
-/// # Safety
-/// `r` must be a live request.
-pub unsafe fn request_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut ReqCtx> {
-    let idx = AuthOidcModule::module().ctx_index;
-    let slot = (*r).ctx.add(idx);
-    if (*slot).is_null() {
-        let p = nginx_sys::ngx_pcalloc((*r).pool, core::mem::size_of::<ReqCtx>()).cast::<ReqCtx>();
-        if p.is_null() {
-            return None;
-        }
-        p.write(ReqCtx::default());
-        *slot = p.cast();
-    }
-    Some(&mut *(*slot).cast::<ReqCtx>())
-}
 
 /// # Safety
 /// `s` must describe valid memory (or be empty).
@@ -126,4 +97,196 @@ pub unsafe fn unparsed_uri<'a>(r: *mut ngx_http_request_t) -> &'a [u8] {
 /// `r` must be a live request.
 pub unsafe fn uri<'a>(r: *mut ngx_http_request_t) -> &'a [u8] {
     bytes(&(*r).uri)
+}
+
+/// The request method as sent (`GET`, `POST`, ...).
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn method<'a>(r: *mut ngx_http_request_t) -> &'a [u8] {
+    bytes(&(*r).method_name)
+}
+
+/// The query string (without `?`).
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn args<'a>(r: *mut ngx_http_request_t) -> &'a [u8] {
+    bytes(&(*r).args)
+}
+
+/// Calls `f` for every element of a list of headers, stopping when it returns false.
+unsafe fn each_header(list: *mut nginx_sys::ngx_list_t, mut f: impl FnMut(*mut ngx_table_elt_t) -> bool) {
+    let mut part: *mut nginx_sys::ngx_list_part_t = &mut (*list).part;
+    while !part.is_null() {
+        let elts = (*part).elts.cast::<ngx_table_elt_t>();
+        for i in 0..(*part).nelts {
+            if !f(elts.add(i)) {
+                return;
+            }
+        }
+        part = (*part).next;
+    }
+}
+
+/// The first request header of that name (case-insensitive).
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn header_in<'a>(r: *mut ngx_http_request_t, name: &str) -> Option<&'a [u8]> {
+    let mut found = None;
+    each_header(&mut (*r).headers_in.headers, |h| {
+        if bytes(&(*h).key).eq_ignore_ascii_case(name.as_bytes()) {
+            found = Some(bytes(&(*h).value));
+            return false;
+        }
+        true
+    });
+    found
+}
+
+/// Every value of the request headers of that name, in order.
+///
+/// # Safety
+/// `r` must be a live request.
+#[allow(dead_code)] // for bearer tokens: more than one Authorization header is refused
+pub unsafe fn headers_in_all<'a>(r: *mut ngx_http_request_t, name: &str) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    each_header(&mut (*r).headers_in.headers, |h| {
+        if bytes(&(*h).key).eq_ignore_ascii_case(name.as_bytes()) {
+            out.push(bytes(&(*h).value));
+        }
+        true
+    });
+    out
+}
+
+/// Removes request headers for which `doomed` says so, without moving any element:
+/// other parts of nginx keep pointers to header elements (`headers_in.host`, the
+/// `Cookie` chain), so a part is split around a removed element instead. Removed
+/// `Cookie` headers are also unlinked from `headers_in.cookie`.
+///
+/// # Safety
+/// `r` must be a live request; no pointer to a removed element may be used afterwards.
+pub unsafe fn remove_headers_in(r: *mut ngx_http_request_t, mut doomed: impl FnMut(*mut ngx_table_elt_t) -> bool) -> Option<()> {
+    let list: *mut nginx_sys::ngx_list_t = &mut (*r).headers_in.headers;
+    let mut part: *mut nginx_sys::ngx_list_part_t = &mut (*list).part;
+    while !part.is_null() {
+        let elts = (*part).elts.cast::<ngx_table_elt_t>();
+        let mut i = 0;
+        while i < (*part).nelts {
+            let h = elts.add(i);
+            if !doomed(h) {
+                i += 1;
+                continue;
+            }
+            unlink_cookie(r, h);
+            let rest = (*part).nelts - i - 1;
+            if rest == 0 {
+                // The last element of its part: dropping it moves nothing.
+                (*part).nelts = i;
+                break;
+            }
+            // Split: this part ends before the element, a new part holds the rest in place.
+            let tail = nginx_sys::ngx_palloc((*r).pool, core::mem::size_of::<nginx_sys::ngx_list_part_t>())
+                .cast::<nginx_sys::ngx_list_part_t>();
+            if tail.is_null() {
+                return None;
+            }
+            tail.write(nginx_sys::ngx_list_part_t { elts: elts.add(i + 1).cast(), nelts: rest, next: (*part).next });
+            (*part).nelts = i;
+            (*part).next = tail;
+            if (*list).last == part {
+                (*list).last = tail;
+            }
+            break;
+        }
+        part = (*part).next;
+    }
+    Some(())
+}
+
+unsafe fn unlink_cookie(r: *mut ngx_http_request_t, h: *mut ngx_table_elt_t) {
+    let mut link: *mut *mut ngx_table_elt_t = &mut (*r).headers_in.cookie;
+    while !(*link).is_null() {
+        if *link == h {
+            *link = (*h).next;
+            return;
+        }
+        link = &mut (**link).next;
+    }
+}
+
+/// Adds a request header (seen by proxy_pass, fastcgi_pass, uwsgi_pass, grpc_pass).
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn push_header_in(r: *mut ngx_http_request_t, key: &[u8], value: &[u8]) -> Option<()> {
+    let h = nginx_sys::ngx_list_push(&mut (*r).headers_in.headers).cast::<ngx_table_elt_t>();
+    if h.is_null() {
+        return None;
+    }
+    let k = pool_str(r, key)?;
+    let lower = nginx_sys::ngx_pnalloc((*r).pool, key.len().max(1)).cast::<u8>();
+    if lower.is_null() {
+        return None;
+    }
+    for (i, b) in key.iter().enumerate() {
+        *lower.add(i) = b.to_ascii_lowercase();
+    }
+    (*h).key = k;
+    (*h).value = pool_str(r, value)?;
+    (*h).lowcase_key = lower;
+    // The hash nginx's header parser computes, so upstream modules' lookups match.
+    (*h).hash = nginx_sys::ngx_hash_key(lower, key.len());
+    (*h).next = ptr::null_mut();
+    Some(())
+}
+
+/// Replaces the value of a header element (a copy in the request pool).
+///
+/// # Safety
+/// `r` must be a live request and `h` one of its header elements.
+pub unsafe fn set_header_value(r: *mut ngx_http_request_t, h: *mut ngx_table_elt_t, value: &[u8]) -> Option<()> {
+    (*h).value = pool_str(r, value)?;
+    Some(())
+}
+
+/// The request body when it is in memory (a form post); None when there is none or
+/// nginx wrote it to a file (larger than `client_body_buffer_size`).
+///
+/// # Safety
+/// `r` must be a live request whose body has been read.
+pub unsafe fn body_in_memory(r: *mut ngx_http_request_t, max: usize) -> Result<Vec<u8>, &'static str> {
+    let rb = (*r).request_body;
+    if rb.is_null() {
+        return Ok(Vec::new());
+    }
+    if !(*rb).temp_file.is_null() {
+        return Err("the body is larger than client_body_buffer_size");
+    }
+    let mut out = Vec::new();
+    let mut cl = (*rb).bufs;
+    while !cl.is_null() {
+        let b = (*cl).buf;
+        if (*b).in_file() != 0 {
+            return Err("the body is larger than client_body_buffer_size");
+        }
+        let len = (*b).last.offset_from((*b).pos) as usize;
+        if out.len() + len > max {
+            return Err("the body is too large");
+        }
+        out.extend_from_slice(core::slice::from_raw_parts((*b).pos, len));
+        cl = (*cl).next;
+    }
+    Ok(out)
+}
+
+/// `scheme://authority` of this request, as the browser sees this site.
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn origin(r: *mut ngx_http_request_t) -> Option<String> {
+    let host = authority(r)?;
+    Some(format!("{}://{}", if is_https(r) { "https" } else { "http" }, host))
 }

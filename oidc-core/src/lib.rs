@@ -4,21 +4,29 @@
 //! into these; keeping them here lets `cargo test` link and run without nginx symbols.
 
 pub mod auth_request;
+pub mod authz_rules;
 pub mod b64;
+pub mod bearer;
 pub mod cache_policy;
 pub mod callback_params;
+pub mod claims_view;
 pub mod client_auth;
 pub mod cookie_cipher;
 pub mod cookie_chunks;
 pub mod cookie_header;
 pub mod discovery;
+pub mod introspection;
 pub mod issuer_url;
 pub mod jose;
 pub mod jwks;
 pub mod login_state;
 pub mod pkce;
 pub mod random;
+pub mod request_kind;
 pub mod return_to;
 pub mod session;
+pub mod session_cookie;
 pub mod token;
+pub mod token_cache;
 pub mod token_exchange;
+pub mod www_authenticate;

@@ -30,7 +30,9 @@ pub fn refresh_request(refresh_token: &str, scope: Option<&str>, creds: ClientCr
     build(form, creds)
 }
 
-fn build(mut form: Vec<(&str, String)>, creds: ClientCredentials) -> TokenRequest {
+/// A form POST to one of the OP's endpoints (token, introspection): the request's own
+/// fields, then the client's credentials.
+pub fn build(mut form: Vec<(&str, String)>, creds: ClientCredentials) -> TokenRequest {
     form.extend(creds.form);
     let body = form.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect::<Vec<_>>().join("&");
     TokenRequest { body, authorization: creds.authorization }
@@ -97,11 +99,12 @@ pub fn sanitize(s: &str) -> String {
     s.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(200).collect()
 }
 
+/// An OAuth error answer (RFC 6749 5.2), which the introspection endpoint sends too.
 #[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
+pub(crate) struct ErrorBody {
+    pub(crate) error: String,
     #[serde(default)]
-    error_description: Option<String>,
+    pub(crate) error_description: Option<String>,
 }
 
 /// Reads the token endpoint's answer (status and body).

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CACHE_CONTROL};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 
 use crate::conf::Provider;
 
@@ -38,6 +38,22 @@ pub struct Fetched {
     pub cache_control: Option<String>,
 }
 
+/// A request to one of the OP's endpoints. Headers and body may carry secrets (client
+/// credentials, codes, tokens): they are never formatted into errors or logs.
+pub struct OpCall {
+    pub post: bool,
+    pub url: String,
+    pub authorization: Option<String>,
+    /// `application/x-www-form-urlencoded` body of a POST.
+    pub form: Option<String>,
+}
+
+/// The OP's answer, whatever its status.
+pub struct OpAnswer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
 pub struct Clients {
     clients: Vec<(Result<reqwest::Client, String>, usize)>,
 }
@@ -60,20 +76,44 @@ impl Clients {
         if !status.is_success() {
             return Err(format!("the OP answered HTTP {}", status.as_u16()));
         }
-        if resp.content_length().is_some_and(|n| n > *max as u64) {
-            return Err(format!("response larger than max_response_size ({max} bytes)"));
-        }
         let cache_control =
             resp.headers().get(CACHE_CONTROL).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
-            if body.len() + chunk.len() > *max {
-                return Err(format!("response larger than max_response_size ({max} bytes)"));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_body(&mut resp, *max).await?;
         Ok(Fetched { body, cache_control })
     }
+}
+
+impl Clients {
+    pub async fn call(&self, provider: usize, call: OpCall) -> Result<OpAnswer, String> {
+        let (client, max) = self.clients.get(provider).ok_or("no such provider")?;
+        let client = client.as_ref().map_err(Clone::clone)?;
+        let mut req = if call.post { client.post(&call.url) } else { client.get(&call.url) };
+        req = req.header(ACCEPT, "application/json");
+        if let Some(a) = call.authorization {
+            req = req.header(AUTHORIZATION, a);
+        }
+        if let Some(form) = call.form {
+            req = req.header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(form);
+        }
+        let mut resp = req.send().await.map_err(|e| describe(&e))?;
+        let status = resp.status().as_u16();
+        let body = read_body(&mut resp, *max).await?;
+        Ok(OpAnswer { status, body })
+    }
+}
+
+async fn read_body(resp: &mut reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(format!("response larger than max_response_size ({max} bytes)"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("response larger than max_response_size ({max} bytes)"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn build(s: &ClientSettings) -> Result<reqwest::Client, String> {

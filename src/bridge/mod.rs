@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use nginx_sys::ngx_cycle_t;
 
-pub use fetch::{ClientSettings, Fetched};
+pub use fetch::{ClientSettings, Fetched, OpAnswer, OpCall};
 use crate::conf::MainConf;
 
 /// What the runtime thread is asked to do.
@@ -27,12 +27,16 @@ pub enum Work {
     Fetch { provider: usize, url: String },
     /// Wait, then report back (used while another worker holds a fetch lease).
     Sleep { ms: u64 },
+    /// One request to the OP on behalf of one browser request (token exchange,
+    /// userinfo, introspection): any status comes back, the caller reads it.
+    Call { provider: usize, call: OpCall },
 }
 
 /// What comes back.
 pub enum Outcome {
     Fetched(Result<Fetched, String>),
     Slept,
+    Answered(Result<OpAnswer, String>),
 }
 
 type Callback = Box<dyn FnOnce(Outcome)>;

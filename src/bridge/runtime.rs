@@ -48,6 +48,7 @@ pub fn spawn(settings: Vec<ClientSettings>, wake: Writer) -> Result<Handle, Stri
                             Work::Fetch { provider, url } => {
                                 Outcome::Fetched(clients.get(provider, &url).await)
                             }
+                            Work::Call { provider, call } => Outcome::Answered(clients.call(provider, call).await),
                             Work::Sleep { ms } => {
                                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
                                 Outcome::Slept

@@ -12,9 +12,9 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
-use nginx_sys::{ngx_http_request_t, ngx_int_t, ngx_pool_cleanup_add, NGX_DONE};
+use nginx_sys::{ngx_http_request_t, ngx_int_t, NGX_DONE};
 
-use crate::ngx_util::request_ctx;
+use crate::req_ctx::request_ctx;
 
 thread_local! {
     static BY_KEY: RefCell<HashMap<u64, Vec<*mut ngx_http_request_t>>> = RefCell::new(HashMap::new());
@@ -28,15 +28,6 @@ pub fn suspend(r: *mut ngx_http_request_t, key: u64, watchdog_ms: u64) -> ngx_in
         let Some(ctx) = request_ctx(r) else {
             return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
         };
-        if !ctx.cleanup_added {
-            let cln = ngx_pool_cleanup_add((*r).pool, 0);
-            if cln.is_null() {
-                return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
-            }
-            (*cln).handler = Some(on_request_freed);
-            (*cln).data = r.cast();
-            ctx.cleanup_added = true;
-        }
         ctx.waiting = true;
         WAITING.with_borrow_mut(|w| w.insert(r));
         BY_KEY.with_borrow_mut(|m| m.entry(key).or_default().push(r));
@@ -54,14 +45,36 @@ pub fn suspend(r: *mut ngx_http_request_t, key: u64, watchdog_ms: u64) -> ngx_in
 
 /// Resumes every request waiting on `key`.
 pub fn wake_all(key: u64) {
+    deliver(key, |_| {});
+}
+
+/// Hands something to every request still waiting on `key` (on the nginx thread, with
+/// the request alive), then resumes it. Requests freed meanwhile are skipped.
+pub fn deliver(key: u64, mut give: impl FnMut(&mut crate::req_ctx::ReqCtx)) {
     let list = BY_KEY.with_borrow_mut(|m| m.remove(&key)).unwrap_or_default();
     for r in list {
         // Skip requests freed (or already resumed) since they were listed.
         if WAITING.with_borrow_mut(|w| w.remove(&r)) {
-            // SAFETY: r is in WAITING, so its pool (and the request) is still alive.
-            unsafe { resume(r) };
+            // SAFETY: r was in WAITING, so its pool (and the request) is still alive.
+            unsafe {
+                if let Some(ctx) = request_ctx(r) {
+                    give(ctx);
+                }
+                resume(r)
+            };
         }
     }
+}
+
+/// A key no document uses, for a job of one request.
+pub fn job_key() -> u64 {
+    thread_local! { static NEXT: core::cell::Cell<u64> = const { core::cell::Cell::new(1) }; }
+    // Document keys are hashes; the top bit set and a counter cannot collide in practice.
+    NEXT.with(|n| {
+        let k = n.get();
+        n.set(k + 1);
+        (1 << 63) | k
+    })
 }
 
 unsafe fn resume(r: *mut ngx_http_request_t) {
@@ -98,8 +111,8 @@ unsafe extern "C" fn on_watchdog(r: *mut ngx_http_request_t) {
     nginx_sys::ngx_http_finalize_request(r, nginx_sys::NGX_HTTP_GATEWAY_TIME_OUT as ngx_int_t);
 }
 
-unsafe extern "C" fn on_request_freed(data: *mut core::ffi::c_void) {
-    let r = data.cast::<ngx_http_request_t>();
+/// The request's pool is being destroyed: forget it.
+pub fn forget(r: *mut ngx_http_request_t) {
     if WAITING.with_borrow_mut(|w| w.remove(&r)) {
         BY_KEY.with_borrow_mut(|m| {
             for list in m.values_mut() {

@@ -1,6 +1,7 @@
 //! Configuration: directives, the `oidc_provider` block, and merging.
 
 mod commands;
+mod location;
 mod provider;
 mod provider_block;
 mod values;
@@ -12,7 +13,8 @@ use nginx_sys::ngx_conf_t;
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 
 pub use commands::COMMANDS;
-pub use provider::{PkceMode, Provider};
+pub use location::{SetHeader, UnauthAction};
+pub use provider::{PkceMode, Provider, ResponseMode};
 pub use zone_conf::ZoneConf;
 
 /// http-level configuration: the providers and the shared zone that caches their documents.
@@ -44,12 +46,37 @@ pub enum AuthSetting {
 #[derive(Clone, Debug, Default)]
 pub struct LocConf {
     pub auth: AuthSetting,
+    pub unauth_action: Option<UnauthAction>,
+    /// `auth_oidc_set_header`s; inherited as a whole when a level sets none (like
+    /// `proxy_set_header`).
+    pub set_headers: Vec<SetHeader>,
+    pub set_headers_here: bool,
+    pub pass_cookies: Option<bool>,
+}
+
+impl LocConf {
+    pub fn unauth_action(&self) -> UnauthAction {
+        self.unauth_action.unwrap_or_default()
+    }
+
+    pub fn pass_cookies(&self) -> bool {
+        self.pass_cookies.unwrap_or(false)
+    }
 }
 
 impl ngx::http::Merge for LocConf {
     fn merge(&mut self, prev: &Self) -> Result<(), ngx::http::MergeConfigError> {
         if matches!(self.auth, AuthSetting::Unset) {
             self.auth = prev.auth.clone();
+        }
+        if self.unauth_action.is_none() {
+            self.unauth_action = prev.unauth_action;
+        }
+        if !self.set_headers_here {
+            self.set_headers = prev.set_headers.clone();
+        }
+        if self.pass_cookies.is_none() {
+            self.pass_cookies = prev.pass_cookies;
         }
         Ok(())
     }

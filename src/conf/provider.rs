@@ -95,6 +95,8 @@ pub struct Provider {
     /// Send `id_token_hint` to the end_session_endpoint (keeps the ID token in the session).
     pub logout_token_hint: bool,
     /// Where the documents of this provider live in the shared zone.
+    /// Binds sealed sessions to this provider and client (see `SessionCookies`).
+    pub session_purpose: Vec<u8>,
     pub discovery_key: u64,
     pub jwks_key: u64,
 }

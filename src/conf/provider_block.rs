@@ -416,6 +416,7 @@ impl Draft {
             }
         }
 
+        let session_purpose = format!("session\n{issuer}\n{client_id}").into_bytes();
         let discovery_key = key_hash(&[b"discovery", issuer.as_bytes(), config_url.as_bytes()]);
         let jwks_key = key_hash(&[b"jwks", issuer.as_bytes(), config_url.as_bytes()]);
 
@@ -462,6 +463,7 @@ impl Draft {
             logout_uri: self.logout_uri.take(),
             post_logout_uri: self.post_logout_uri.take(),
             logout_token_hint: self.logout_token_hint,
+            session_purpose,
             discovery_key,
             jwks_key,
         })

@@ -8,7 +8,7 @@ use oidc_core::discovery::ProviderMetadata;
 use oidc_core::login_state::{self, LoginState};
 use oidc_core::return_to;
 
-use crate::conf::{PkceMode, Provider};
+use crate::conf::{PkceMode, Provider, ResponseMode};
 use crate::ngx_util;
 
 /// At most this many login attempts (tabs) in flight per browser; beyond it the oldest
@@ -53,7 +53,7 @@ pub unsafe fn start_login(r: *mut ngx_http_request_t, p: &Provider, meta: &Provi
         state: &state.state,
         nonce: &state.nonce,
         code_challenge: pkce.as_ref().map(|x| x.challenge.as_str()),
-        response_mode: None,
+        response_mode: (p.response_mode == ResponseMode::FormPost).then_some("form_post"),
         extra_args: p.extra_auth_args.as_deref(),
     }
     .to_url();
@@ -74,14 +74,7 @@ pub unsafe fn start_login(r: *mut ngx_http_request_t, p: &Provider, meta: &Provi
             return INTERNAL_ERROR;
         }
     };
-    let attrs = SetCookieAttrs {
-        path: "/",
-        domain: None,
-        max_age: Some(p.login_timeout as i64),
-        secure: https,
-        http_only: true,
-        same_site: "Lax",
-    };
+    let attrs = state_cookie_attrs(p, https, Some(p.login_timeout as i64));
     let mut set_cookies = vec![cookie_header::set_cookie(&name, &sealed, &attrs)];
     let clear = SetCookieAttrs { max_age: Some(0), ..attrs };
     for old in state_cookies_to_clear(r, p, &prefix, now) {
@@ -99,9 +92,24 @@ pub unsafe fn start_login(r: *mut ngx_http_request_t, p: &Provider, meta: &Provi
     nginx_sys::NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t
 }
 
+/// Attributes of the state cookies. With `form_post` the OP's answer is a cross-site
+/// POST, on which browsers send only `SameSite=None` cookies (which must be `Secure`;
+/// browsers accept that on http://localhost and 127.0.0.1 too).
+pub fn state_cookie_attrs(p: &Provider, https: bool, max_age: Option<i64>) -> SetCookieAttrs<'_> {
+    let form_post = p.response_mode == ResponseMode::FormPost;
+    SetCookieAttrs {
+        path: "/",
+        domain: p.cookie_domain.as_deref(),
+        max_age,
+        secure: form_post || p.cookie_secure(https),
+        http_only: true,
+        same_site: if form_post { "None" } else { "Lax" },
+    }
+}
+
 /// `redirect_uri` as an absolute URL: a configured path is joined to the scheme and Host
 /// the browser used (behind a TLS-terminating proxy, configure the absolute URL).
-unsafe fn absolute_redirect_uri(r: *mut ngx_http_request_t, p: &Provider, https: bool) -> Option<String> {
+pub unsafe fn absolute_redirect_uri(r: *mut ngx_http_request_t, p: &Provider, https: bool) -> Option<String> {
     if !p.redirect_uri.starts_with('/') {
         return Some(p.redirect_uri.clone());
     }

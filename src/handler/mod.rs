@@ -1,19 +1,36 @@
 //! The access-phase handler: decides, before `proxy_pass` runs, whether a request may
 //! pass, must log in, or gets an error.
+//!
+//! The handler may suspend a request (waiting for the OP) and is then called again by
+//! the phase engine when the request resumes; every step below is written to be
+//! re-entered: what was already done is kept in the request's context.
 
+pub mod callback;
+mod identity;
 mod login_redirect;
+mod logout;
+mod op_call;
+mod page;
+mod session;
+mod unauth;
+
+use std::rc::Rc;
 
 use nginx_sys::{
-    ngx_conf_t, ngx_http_core_main_conf_t, ngx_http_handler_pt, ngx_http_request_t, ngx_int_t,
-    NGX_DECLINED, NGX_DONE,
+    ngx_conf_t, ngx_http_core_main_conf_t, ngx_http_handler_pt, ngx_http_request_t, ngx_int_t, NGX_DECLINED,
+    NGX_DONE, NGX_OK,
 };
 use ngx::core::Status;
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
+use oidc_core::session::Session;
+use oidc_core::session_cookie::Loaded;
 
 use crate::bridge::waiters;
-use crate::cache::documents::{self, Doc};
-use crate::conf::AuthSetting;
-use crate::AuthOidcModule;
+use crate::conf::{AuthSetting, LocConf, Provider};
+use crate::req_ctx::{request_ctx, Identity};
+use crate::{ngx_util, AuthOidcModule};
+
+const INTERNAL_ERROR: ngx_int_t = nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
 
 pub fn register(cf: &mut ngx_conf_t) -> Status {
     let Some(cmcf) = NgxHttpCoreModule::main_conf_mut(cf) else {
@@ -39,49 +56,61 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         return NGX_DONE as ngx_int_t;
     }
     let Some(mcf) = AuthOidcModule::main_conf(&*r) else { return NGX_DECLINED as ngx_int_t };
-    let p = &mcf.providers[pidx];
-    let now = documents::ngx_now();
+    let p: &Provider = &mcf.providers[pidx];
+    let Some(ctx) = request_ctx(r) else { return INTERNAL_ERROR };
+    if ctx.body_pending {
+        // Still reading a form body; its completion resumes the request.
+        return NGX_DONE as ngx_int_t;
+    }
+    let now = crate::cache::documents::ngx_now();
 
-    if is_redirect_uri(r, p) {
-        ngx_log!(
-            err,
-            (*(*r).connection).log,
-            "auth_oidc: provider \"{}\": callback_unsupported: this build does not complete logins yet",
-            p.name
-        );
-        return nginx_sys::NGX_HTTP_NOT_IMPLEMENTED as ngx_int_t;
+    let uri = ngx_util::uri(r);
+    if uri == p.redirect_path().as_bytes() {
+        return callback::handle(r, pidx, p, now);
+    }
+    if p.logout_uri.as_deref().is_some_and(|l| uri == l.as_bytes()) {
+        return logout::handle(r, pidx, p, now);
     }
 
-    match documents::discovery(p, pidx, now) {
-        Doc::Pending(key) => waiters::suspend(r, key, watchdog_ms(p)),
-        Doc::Failed(reason) => {
-            ngx_log!(
-                err,
-                (*(*r).connection).log,
-                "auth_oidc: provider \"{}\": {}: the OpenID Provider's configuration is unavailable, answering 502",
-                p.name,
-                reason
-            );
-            nginx_sys::NGX_HTTP_BAD_GATEWAY as ngx_int_t
+    let jar = session::jar(r);
+    match session::cookies(p).load(&jar, now as u64) {
+        Loaded::Valid { mut session, touch } => {
+            if touch {
+                // Move the idle clock: re-issue the cookie (at most every tenth of the
+                // idle timeout, see Session::state).
+                session.last_seen = now as u64;
+                if let Err(e) = session::write(r, p, &session, &jar, now as u64) {
+                    ngx_log!(err, (*(*r).connection).log, "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
+                }
+            }
+            ctx.identity = Some(Rc::new(identity_of(session)));
+            pass(r, lcf, p)
         }
-        Doc::Ready(meta) => login_redirect::start_login(r, p, &meta, now),
+        Loaded::Refused(reason) => {
+            ngx_log!(info, (*(*r).connection).log, "auth_oidc: provider \"{}\": {reason}: the session cookie is not valid, treating the request as without session", p.name);
+            unauth::handle(r, lcf, pidx, p, now, true)
+        }
+        Loaded::Absent => unauth::handle(r, lcf, pidx, p, now, false),
     }
 }
 
-/// Whether the request is the OP's answer at the provider's redirect URI.
-unsafe fn is_redirect_uri(r: *mut ngx_http_request_t, p: &crate::conf::Provider) -> bool {
-    let path = match p.redirect_uri.find("://") {
-        None => p.redirect_uri.as_str(),
-        Some(i) => {
-            let rest = &p.redirect_uri[i + 3..];
-            rest.find('/').map_or("/", |j| &rest[j..])
-        }
-    };
-    crate::ngx_util::uri(r) == path.as_bytes()
+/// Lets the request through (with or without an identity).
+unsafe fn pass(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> ngx_int_t {
+    if identity::apply(r, lcf, p).is_none() {
+        return INTERNAL_ERROR;
+    }
+    NGX_OK as ngx_int_t
+}
+
+/// The identity a session gives the request's variables.
+fn identity_of(session: Session) -> Identity {
+    let mut claims = session.claims;
+    claims.insert("sub".into(), serde_json::Value::String(session.sub));
+    Identity { claims, id_token: session.id_token, access_token: session.access_token, userinfo: session.userinfo }
 }
 
 /// The longest a request waits for the OP: a fetch of its own, or one of another
 /// worker's followed by a re-check, each bounded by the provider's timeout.
-fn watchdog_ms(p: &crate::conf::Provider) -> u64 {
+fn watchdog_ms(p: &Provider) -> u64 {
     2 * p.timeout_ms + 3000
 }

@@ -11,4 +11,4 @@ pub use keys::VerifyingKey;
 pub use verify::{verify, VerifyError};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -9,15 +9,15 @@ use crate::b64::encode;
 use crate::jwks::{self, KeyLookup};
 
 /// A 2048-bit test key (PKCS#1 DER), made for these tests only.
-const RSA_DER: &[u8] = include_bytes!("testdata/rsa2048.der");
+pub(crate) const RSA_DER: &[u8] = include_bytes!("testdata/rsa2048.der");
 
-fn rsa_jwk() -> serde_json::Value {
+pub(crate) fn rsa_jwk() -> serde_json::Value {
     let kp = sig::RsaKeyPair::from_der(RSA_DER).unwrap();
     let c = sig::RsaPublicKeyComponents::<Vec<u8>>::from(kp.public());
     json!({"kty": "RSA", "kid": "rsa1", "n": encode(&c.n), "e": encode(&c.e)})
 }
 
-fn rsa_sign(alg: &'static dyn sig::RsaEncoding, input: &[u8]) -> Vec<u8> {
+pub(crate) fn rsa_sign(alg: &'static dyn sig::RsaEncoding, input: &[u8]) -> Vec<u8> {
     let kp = sig::RsaKeyPair::from_der(RSA_DER).unwrap();
     let mut out = vec![0; kp.public().modulus_len()];
     kp.sign(alg, &SystemRandom::new(), input, &mut out).unwrap();

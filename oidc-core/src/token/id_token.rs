@@ -78,4 +78,4 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 #[path = "id_token_tests.rs"]
-mod tests;
+pub(crate) mod tests;

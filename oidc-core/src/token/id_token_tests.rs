@@ -8,12 +8,12 @@ use super::*;
 use crate::b64::encode;
 use crate::jwks;
 
-struct Op {
-    kp: sig::EcdsaKeyPair,
-    jwks: Jwks,
+pub(crate) struct Op {
+    pub(crate) kp: sig::EcdsaKeyPair,
+    pub(crate) jwks: Jwks,
 }
 
-fn op() -> Op {
+pub(crate) fn op() -> Op {
     let rng = SystemRandom::new();
     let alg = &sig::ECDSA_P256_SHA256_FIXED_SIGNING;
     let pk8 = sig::EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
@@ -24,12 +24,12 @@ fn op() -> Op {
 }
 
 impl Op {
-    fn sign(&self, header: Value, claims: &Value) -> String {
+    pub(crate) fn sign(&self, header: Value, claims: &Value) -> String {
         let input = format!("{}.{}", encode(header.to_string().as_bytes()), encode(claims.to_string().as_bytes()));
         let s = self.kp.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
         format!("{input}.{}", encode(s.as_ref()))
     }
-    fn token(&self, claims: &Value) -> String {
+    pub(crate) fn token(&self, claims: &Value) -> String {
         self.sign(json!({"alg": "ES256", "kid": "k1"}), claims)
     }
 }

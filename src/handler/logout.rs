@@ -1,0 +1,136 @@
+//! The logout URI: ends the session here and, when the OP has an end_session_endpoint,
+//! at the OP too (OpenID Connect RP-Initiated Logout 1.0).
+//!
+//! Cross-site request forgery: a GET from another site (an `<img>` or a link on a page
+//! elsewhere) must not silently log the user out. A GET is acted on only when the
+//! browser says it came from this origin or was typed/bookmarked (`Sec-Fetch-Site:
+//! same-origin` or `none`); otherwise the answer is a page with a button that POSTs
+//! back here, and a POST is acted on only when its `Origin` (or `Sec-Fetch-Site`) is
+//! this origin.
+
+use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use oidc_core::session_cookie::Loaded;
+
+use super::{page, session, watchdog_ms};
+use crate::bridge::waiters;
+use crate::cache::documents::{self, Doc};
+use crate::conf::Provider;
+use crate::ngx_util;
+
+/// # Safety
+/// `r` must be the live main request whose access handler is running.
+pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
+    let method = ngx_util::method(r);
+    let fetch_site = ngx_util::header_in(r, "Sec-Fetch-Site");
+    let trusted = match method {
+        b"GET" | b"HEAD" => matches!(fetch_site, Some(b"same-origin") | Some(b"none")),
+        b"POST" => same_origin_post(r, fetch_site),
+        _ => return nginx_sys::NGX_HTTP_NOT_ALLOWED as ngx_int_t,
+    };
+    if !trusted {
+        if method == b"POST" {
+            ngx_log!(
+                warn,
+                (*(*r).connection).log,
+                "auth_oidc: provider \"{}\": logout_forbidden: a logout POST from another origin was refused",
+                p.name
+            );
+            return page::send(r, nginx_sys::NGX_HTTP_FORBIDDEN as usize, "Sign-out refused", "This sign-out request came from another site.");
+        }
+        return confirm_page(r, p);
+    }
+
+    // The OP's end_session_endpoint, if it has one; logout works locally without it.
+    let meta = match documents::discovery(p, pidx, now) {
+        Doc::Pending(key) => return waiters::suspend(r, key, watchdog_ms(p)),
+        Doc::Failed(reason) => {
+            ngx_log!(
+                warn,
+                (*(*r).connection).log,
+                "auth_oidc: provider \"{}\": {}: logging out locally only",
+                p.name,
+                reason
+            );
+            None
+        }
+        Doc::Ready(m) => Some(m),
+    };
+
+    let jar = session::jar(r);
+    let id_token = match session::cookies(p).load(&jar, now as u64) {
+        Loaded::Valid { session, .. } => session.id_token,
+        _ => None,
+    };
+    if session::clear(r, p, &jar).is_err() {
+        return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+    }
+    ngx_log!(info, (*(*r).connection).log, "auth_oidc: provider \"{}\": logout: session cookies cleared", p.name);
+
+    let post_logout = p.post_logout_uri.as_deref().map(|u| absolute(r, u));
+    let target = match meta.as_ref().and_then(|m| m.end_session_endpoint.as_deref()) {
+        Some(endpoint) => {
+            let mut url = match reqwest::Url::parse(endpoint) {
+                Ok(u) => u,
+                Err(_) => return local_end(r, post_logout.as_deref()),
+            };
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("client_id", &p.client_id);
+                if let (true, Some(t)) = (p.logout_token_hint, id_token.as_deref()) {
+                    q.append_pair("id_token_hint", t);
+                }
+                if let Some(u) = post_logout.as_deref() {
+                    q.append_pair("post_logout_redirect_uri", u);
+                }
+            }
+            url.to_string()
+        }
+        None => return local_end(r, post_logout.as_deref()),
+    };
+    redirect(r, &target)
+}
+
+/// No end_session_endpoint: go to post_logout_uri, or show that the user is out.
+unsafe fn local_end(r: *mut ngx_http_request_t, post_logout: Option<&str>) -> ngx_int_t {
+    match post_logout {
+        Some(u) => redirect(r, u),
+        None => page::send(r, nginx_sys::NGX_HTTP_OK as usize, "Signed out", "You have been signed out."),
+    }
+}
+
+unsafe fn redirect(r: *mut ngx_http_request_t, url: &str) -> ngx_int_t {
+    if ngx_util::add_header(r, "Cache-Control", b"no-store").is_none() || ngx_util::set_location(r, url).is_none() {
+        return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+    }
+    nginx_sys::NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t
+}
+
+/// A configured path made absolute on the host the browser used (the OP needs a full URL).
+unsafe fn absolute(r: *mut ngx_http_request_t, uri: &str) -> String {
+    if uri.starts_with('/') {
+        if let Some(origin) = ngx_util::origin(r) {
+            return format!("{origin}{uri}");
+        }
+    }
+    uri.to_owned()
+}
+
+unsafe fn same_origin_post(r: *mut ngx_http_request_t, fetch_site: Option<&[u8]>) -> bool {
+    if let Some(site) = fetch_site {
+        return site == b"same-origin";
+    }
+    match (ngx_util::header_in(r, "Origin"), ngx_util::origin(r)) {
+        (Some(o), Some(ours)) => o == ours.as_bytes(),
+        _ => false,
+    }
+}
+
+/// A page whose button POSTs the logout from this origin.
+unsafe fn confirm_page(r: *mut ngx_http_request_t, p: &Provider) -> ngx_int_t {
+    let action = page::escape(p.logout_uri.as_deref().unwrap_or("/"));
+    let body = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Sign out</title></head>\n<body><h1>Sign out?</h1>\n\
+         <form method=\"post\" action=\"{action}\"><button type=\"submit\">Sign out</button></form>\n</body></html>\n"
+    );
+    page::send_html(r, nginx_sys::NGX_HTTP_OK as usize, &body)
+}

@@ -1,0 +1,100 @@
+//! Per-request state of the module: a Rust value owned by the request pool.
+//!
+//! nginx keeps one context pointer per module per request (`r->ctx[ctx_index]`). Ours
+//! points to a boxed `ReqCtx` whose pool cleanup drops it, so it may hold owned Rust
+//! values (the identity for variables, a login in progress, a job's result) and they
+//! are freed exactly when nginx frees the request, also when the client went away. The
+//! same cleanup tells the bridge the request is gone, so a late result touches nothing.
+
+use std::rc::Rc;
+
+use nginx_sys::ngx_http_request_t;
+use ngx::http::HttpModule;
+use oidc_core::token::Claims;
+
+use crate::bridge::{waiters, Outcome};
+use crate::handler::callback::CallbackFlow;
+use crate::AuthOidcModule;
+
+/// Who the request is, as the `$oidc_*` variables show it.
+#[derive(Default)]
+pub struct Identity {
+    pub claims: Claims,
+    pub id_token: Option<String>,
+    pub access_token: Option<String>,
+    /// The userinfo response as JSON text.
+    pub userinfo: Option<String>,
+}
+
+pub struct ReqCtx {
+    /// The request this context belongs to (for the bridge, when the pool is freed).
+    request: *mut ngx_http_request_t,
+    /// Suspended, waiting for the runtime thread.
+    pub waiting: bool,
+    /// The result of this request's own job (token exchange, userinfo ...), delivered
+    /// by the bridge before the request is resumed.
+    pub outcome: Option<Outcome>,
+    /// The module let the request through as this identity.
+    pub identity: Option<Rc<Identity>>,
+    /// A login callback being processed across suspensions.
+    pub callback: Option<Box<CallbackFlow>>,
+    /// The request body (form_post callback, logout form) has been read.
+    pub body_read: bool,
+    /// The access handler is waiting for the body (the read continues asynchronously).
+    pub body_pending: bool,
+}
+
+impl ReqCtx {
+    fn new(request: *mut ngx_http_request_t) -> Self {
+        ReqCtx {
+            request,
+            waiting: false,
+            outcome: None,
+            identity: None,
+            callback: None,
+            body_read: false,
+            body_pending: false,
+        }
+    }
+}
+
+/// The request's context, created on first use.
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn request_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut ReqCtx> {
+    let idx = AuthOidcModule::module().ctx_index;
+    let slot = (*r).ctx.add(idx);
+    if (*slot).is_null() {
+        let cln = nginx_sys::ngx_pool_cleanup_add((*r).pool, 0);
+        if cln.is_null() {
+            return None;
+        }
+        let ctx = Box::into_raw(Box::new(ReqCtx::new(r)));
+        (*cln).handler = Some(drop_ctx);
+        (*cln).data = ctx.cast();
+        *slot = ctx.cast();
+    }
+    Some(&mut *(*slot).cast::<ReqCtx>())
+}
+
+/// The context if it exists (variables of a request the module never saw have none).
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn existing_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut ReqCtx> {
+    let idx = AuthOidcModule::module().ctx_index;
+    let p = *(*r).ctx.add(idx);
+    if p.is_null() {
+        None
+    } else {
+        Some(&mut *p.cast::<ReqCtx>())
+    }
+}
+
+unsafe extern "C" fn drop_ctx(data: *mut core::ffi::c_void) {
+    let ctx = Box::from_raw(data.cast::<ReqCtx>());
+    // The pool is being destroyed: the request is gone for good.
+    waiters::forget(ctx.request);
+    drop(ctx);
+}
