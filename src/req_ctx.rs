@@ -19,6 +19,8 @@ use crate::AuthOidcModule;
 /// Who the request is, as the `$oidc_*` variables show it.
 #[derive(Default)]
 pub struct Identity {
+    /// How the request was authenticated: "session" or "bearer" (`$oidc_auth_type`).
+    pub kind: &'static str,
     pub claims: Claims,
     pub id_token: Option<String>,
     pub access_token: Option<String>,
@@ -38,6 +40,8 @@ pub struct ReqCtx {
     pub identity: Option<Rc<Identity>>,
     /// A login callback being processed across suspensions.
     pub callback: Option<Box<CallbackFlow>>,
+    /// A bearer token being checked across suspensions.
+    pub bearer: Option<crate::handler::bearer::BearerFlow>,
     /// The request body (form_post callback, logout form) has been read.
     pub body_read: bool,
     /// The access handler is waiting for the body (the read continues asynchronously).
@@ -52,6 +56,7 @@ impl ReqCtx {
             outcome: None,
             identity: None,
             callback: None,
+            bearer: None,
             body_read: false,
             body_pending: false,
         }

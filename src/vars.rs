@@ -38,6 +38,7 @@ static VARS: &[Var] = &[
     Var { name: "oidc_access_token", get: get_token, data: ACCESS_TOKEN, prefix: false },
     Var { name: "oidc_userinfo", get: get_token, data: USERINFO, prefix: false },
     Var { name: "oidc_authenticated", get: get_authenticated, data: 0, prefix: false },
+    Var { name: "oidc_auth_type", get: get_auth_type, data: 0, prefix: false },
 ];
 
 /// Registers the variables (preconfiguration).
@@ -114,4 +115,9 @@ unsafe extern "C" fn get_token(r: *mut ngx_http_request_t, v: *mut ngx_http_vari
 unsafe extern "C" fn get_authenticated(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, _: usize) -> ngx_int_t {
     let yes = identity(r).is_some();
     set_value(r, v, if yes { b"1" } else { b"0" })
+}
+
+unsafe extern "C" fn get_auth_type(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, _: usize) -> ngx_int_t {
+    let kind = identity(r).map_or("", |id| id.kind);
+    set_value(r, v, kind.as_bytes())
 }

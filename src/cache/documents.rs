@@ -147,7 +147,7 @@ pub fn refresh_jwks_for_unknown_kid(p: &Provider, pidx: usize, meta: &ProviderMe
     matches!(jwks(p, pidx, meta, now), Doc::Pending(_))
 }
 
-fn zone() -> Option<Zone> {
+pub fn zone() -> Option<Zone> {
     let mcf = bridge::main_conf()?;
     // SAFETY: the zone of the running cycle, initialised before workers start.
     unsafe { Zone::from_shm_zone(mcf.zone.shm_zone) }

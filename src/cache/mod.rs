@@ -2,6 +2,8 @@
 //! shared-memory zone, parsed at most once per worker per version.
 
 pub mod documents;
+pub mod token_local;
+pub mod token_table;
 pub mod zone;
 
 /// A stable 64-bit key for an entry of the shared zone (FNV-1a over the parts, with a

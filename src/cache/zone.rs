@@ -12,7 +12,7 @@ use nginx_sys::{ngx_conf_t, ngx_int_t, ngx_shm_zone_t, ngx_slab_pool_t, ngx_str_
 use ngx::core::Status;
 use ngx::http::HttpModule;
 
-const MAGIC: u64 = 0x6f69_6463_5f7a_6e01;
+const MAGIC: u64 = 0x6f69_6463_5f7a_6e02;
 /// Two entries per provider (discovery, JWKS); room for many providers and for the
 /// entries of providers removed by a reload until they are evicted.
 const MAX_ENTRIES: usize = 128;
@@ -35,10 +35,13 @@ struct Entry {
 }
 
 #[repr(C)]
-struct Header {
+pub(super) struct Header {
     magic: u64,
     next_version: u64,
     entries: [Entry; MAX_ENTRIES],
+    /// Validated-token results (see `token_table`).
+    pub(super) tokens: *mut super::token_table::Slot,
+    pub(super) token_slots: usize,
 }
 
 /// What a reader learns about an entry. `bytes` is filled only when the entry holds a
@@ -96,6 +99,14 @@ extern "C" fn init_zone(zone: *mut ngx_shm_zone_t, data: *mut c_void) -> ngx_int
         }
         (*hdr).magic = MAGIC;
         (*hdr).next_version = 1;
+        // A quarter of the zone for the token table's slots (their blobs come from the
+        // rest of the slab as they are stored).
+        let slots = super::token_table::slots_for(zone.shm.size);
+        let table = nginx_sys::ngx_slab_calloc(shpool, slots * mem::size_of::<super::token_table::Slot>());
+        if !table.is_null() {
+            (*hdr).tokens = table.cast();
+            (*hdr).token_slots = slots;
+        }
         (*shpool).data = hdr.cast();
         zone.data = hdr.cast();
     }
@@ -105,8 +116,8 @@ extern "C" fn init_zone(zone: *mut ngx_shm_zone_t, data: *mut c_void) -> ngx_int
 /// A handle to the initialised zone, valid for the whole life of a worker.
 #[derive(Clone, Copy)]
 pub struct Zone {
-    shpool: *mut ngx_slab_pool_t,
-    hdr: *mut Header,
+    pub(super) shpool: *mut ngx_slab_pool_t,
+    pub(super) hdr: *mut Header,
 }
 
 impl Zone {
@@ -121,7 +132,7 @@ impl Zone {
         Some(Zone { shpool: zone.shm.addr.cast(), hdr })
     }
 
-    fn locked<R>(&self, f: impl FnOnce(&mut Header, *mut ngx_slab_pool_t) -> R) -> R {
+    pub(super) fn locked<R>(&self, f: impl FnOnce(&mut Header, *mut ngx_slab_pool_t) -> R) -> R {
         // SAFETY: the zone lives as long as the worker; the mutex serialises workers.
         unsafe {
             nginx_sys::ngx_shmtx_lock(ptr::addr_of_mut!((*self.shpool).mutex));

@@ -1,5 +1,6 @@
 //! Configuration: directives, the `oidc_provider` block, and merging.
 
+pub mod bearer_conf;
 mod commands;
 mod location;
 mod provider;
@@ -13,6 +14,7 @@ use nginx_sys::ngx_conf_t;
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 
 pub use commands::COMMANDS;
+pub use bearer_conf::{BearerConf, BearerMode, Introspect};
 pub use location::{SetHeader, UnauthAction};
 pub use provider::{PkceMode, Provider, ResponseMode};
 pub use zone_conf::ZoneConf;
@@ -52,6 +54,10 @@ pub struct LocConf {
     pub set_headers: Vec<SetHeader>,
     pub set_headers_here: bool,
     pub pass_cookies: Option<bool>,
+    pub bearer: BearerConf,
+    /// Cache namespace of bearer results (see `BearerConf::cache_namespace`), set when
+    /// the provider is resolved.
+    pub bearer_ns: String,
 }
 
 impl LocConf {
@@ -78,6 +84,7 @@ impl ngx::http::Merge for LocConf {
         if self.pass_cookies.is_none() {
             self.pass_cookies = prev.pass_cookies;
         }
+        self.bearer.merge(&prev.bearer);
         Ok(())
     }
 }
@@ -100,7 +107,9 @@ pub fn merge_loc_conf(cf: &mut ngx_conf_t, prev: &LocConf, conf: &mut LocConf) -
             return NGX_CONF_ERROR;
         };
         match mcf.provider_index(name) {
-            Some(idx) => conf.auth = AuthSetting::Provider(idx),
+            Some(idx) => {
+                conf.auth = AuthSetting::Provider(idx);
+            }
             None => {
                 ngx_log!(
                     emerg,
@@ -109,6 +118,20 @@ pub fn merge_loc_conf(cf: &mut ngx_conf_t, prev: &LocConf, conf: &mut LocConf) -
                 );
                 return NGX_CONF_ERROR;
             }
+        }
+    }
+    if let AuthSetting::Provider(idx) = conf.auth {
+        let Some(mcf) = crate::AuthOidcModule::main_conf(cf) else {
+            return NGX_CONF_ERROR;
+        };
+        conf.bearer_ns = conf.bearer.cache_namespace(&mcf.providers[idx].name);
+        if conf.bearer.mode() != BearerMode::Off && conf.bearer.audiences.is_none() {
+            ngx_log!(
+                emerg,
+                cf.log,
+                "auth_oidc: \"auth_oidc_bearer\" needs \"auth_oidc_audience\" (the audience this API accepts, or \"off\" to skip the check) at the same level or above"
+            );
+            return NGX_CONF_ERROR;
         }
     }
     NGX_CONF_OK

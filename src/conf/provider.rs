@@ -95,6 +95,14 @@ pub struct Provider {
     /// Send `id_token_hint` to the end_session_endpoint (keeps the ID token in the session).
     pub logout_token_hint: bool,
     /// Where the documents of this provider live in the shared zone.
+    /// RFC 7662 endpoint; None: the discovered one.
+    pub introspection_endpoint: Option<String>,
+    /// Longest a validated token's result is cached (0: no cache).
+    pub token_cache_ttl: u64,
+    /// How long a refused token's result is cached (0: not cached).
+    pub token_cache_negative: u64,
+    /// JWT access token algorithms; None: as for ID tokens.
+    pub access_token_algs: Option<Vec<String>>,
     /// Binds sealed sessions to this provider and client (see `SessionCookies`).
     pub session_purpose: Vec<u8>,
     pub discovery_key: u64,
@@ -154,3 +162,4 @@ pub const DEFAULT_JWKS_REFRESH: u64 = 60;
 pub const DEFAULT_LOGIN_TIMEOUT: u64 = 600;
 pub const DEFAULT_CLOCK_SKEW: u64 = 60;
 pub const DEFAULT_SESSION_TIMEOUT: u64 = 8 * 3600;
+pub const DEFAULT_TOKEN_CACHE_TTL: u64 = 300;

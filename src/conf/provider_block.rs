@@ -63,6 +63,10 @@ struct Draft {
     logout_uri: Option<String>,
     post_logout_uri: Option<String>,
     logout_token_hint: bool,
+    introspection_endpoint: Option<String>,
+    token_cache_ttl: Option<u64>,
+    token_cache_negative: Option<u64>,
+    access_token_algs: Option<Vec<String>>,
 }
 
 /// `oidc_provider NAME { ... }` in the http block.
@@ -140,6 +144,23 @@ fn text(name: &str, v: &[&[u8]]) -> Result<String, String> {
     Ok(s)
 }
 
+/// A list of JWS algorithms we can verify (`id_token_alg`, `access_token_alg`).
+fn alg_list(v: &[&[u8]]) -> Result<Vec<String>, String> {
+    if v.is_empty() {
+        return Err("needs at least one algorithm".into());
+    }
+    v.iter()
+        .map(|a| {
+            let a = String::from_utf8_lossy(a).into_owned();
+            if SUPPORTED_ALGS.contains(&a.as_str()) {
+                Ok(a)
+            } else {
+                Err(format!("unsupported algorithm \"{a}\" (supported: {})", SUPPORTED_ALGS.join(" ")))
+            }
+        })
+        .collect()
+}
+
 fn invalid_choice(name: &str, value: &[u8], choices: &str) -> String {
     format!("\"{name}\": invalid value \"{}\", it must be {choices}", String::from_utf8_lossy(value))
 }
@@ -169,6 +190,13 @@ impl Draft {
             "ssl_verify" => self.ssl_verify = Some(with_name(n, values::flag(one(n, v)?))?),
             "ssl_trusted_certificate" => self.ssl_trusted_certificate = Some(text(n, v)?),
             "proxy_from_env" => self.proxy_from_env = with_name(n, values::flag(one(n, v)?))?,
+            "introspection_endpoint" => {
+                let u = text(n, v)?;
+                self.introspection_endpoint = Some(u);
+            }
+            "token_cache_ttl" => self.token_cache_ttl = Some(with_name(n, values::seconds(one(n, v)?))?),
+            "token_cache_negative" => self.token_cache_negative = Some(with_name(n, values::seconds(one(n, v)?))?),
+            "access_token_alg" => self.access_token_algs = Some(with_name(n, alg_list(v))?),
             "timeout" => self.timeout_ms = Some(with_name(n, values::millis(one(n, v)?))?),
             "max_response_size" => self.max_response_size = Some(with_name(n, values::size(one(n, v)?))?),
             "cache_ttl_min" => self.cache_ttl_min = Some(with_name(n, values::seconds(one(n, v)?))?),
@@ -215,20 +243,7 @@ impl Draft {
                 })?);
             }
             "client_private_key" => self.client_private_key = Some(text(n, v)?),
-            "id_token_alg" => {
-                if v.is_empty() {
-                    return Err("invalid number of arguments in \"id_token_alg\" directive".into());
-                }
-                let mut algs = Vec::new();
-                for a in v {
-                    let a = String::from_utf8_lossy(a).into_owned();
-                    if !SUPPORTED_ALGS.contains(&a.as_str()) {
-                        return Err(format!("\"id_token_alg\": unsupported algorithm \"{a}\" (supported: {})", SUPPORTED_ALGS.join(" ")));
-                    }
-                    algs.push(a);
-                }
-                self.id_token_algs = Some(algs);
-            }
+            "id_token_alg" => self.id_token_algs = Some(with_name(n, alg_list(v))?),
             "clock_skew" => self.clock_skew = Some(with_name(n, values::seconds(one(n, v)?))?),
             "userinfo" => self.userinfo = with_name(n, values::flag(one(n, v)?))?,
             "session_timeout" => self.session_timeout = Some(with_name(n, values::seconds(one(n, v)?))?),
@@ -317,6 +332,10 @@ impl Draft {
         issuer_url::check_endpoint_url(&config_url, self.allow_http)
             .map_err(|e| format!("\"config_url\" \"{config_url}\" {e}"))?;
 
+        if let Some(u) = &self.introspection_endpoint {
+            issuer_url::check_endpoint_url(u, self.allow_http)
+                .map_err(|e| format!("\"introspection_endpoint\" \"{u}\" {e}"))?;
+        }
         let redirect_uri = self.redirect_uri.clone().unwrap_or_else(|| DEFAULT_REDIRECT_URI.into());
         check_redirect_uri(&redirect_uri)?;
 
@@ -464,6 +483,10 @@ impl Draft {
             post_logout_uri: self.post_logout_uri.take(),
             logout_token_hint: self.logout_token_hint,
             session_purpose,
+            introspection_endpoint: self.introspection_endpoint.take(),
+            token_cache_ttl: self.token_cache_ttl.unwrap_or(DEFAULT_TOKEN_CACHE_TTL),
+            token_cache_negative: self.token_cache_negative.unwrap_or(0),
+            access_token_algs: self.access_token_algs.take(),
             discovery_key,
             jwks_key,
         })

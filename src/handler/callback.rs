@@ -313,7 +313,7 @@ unsafe fn advance(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: 
                     Doc::Failed(reason) => return failure(BAD_GATEWAY, reason, "the OP's key set is unavailable", MSG_OP).into(),
                     Doc::Ready(j) => j,
                 };
-                let algs = allowed_algs(p, meta);
+                let algs = allowed_algs(p.id_token_algs.as_ref(), meta);
                 let token = flow.token.as_ref().expect("exchanged");
                 let rules = IdTokenRules {
                     issuer: &p.issuer,
@@ -401,13 +401,13 @@ fn take_answer(outcome: &mut Option<Outcome>, what: &str) -> Result<crate::bridg
 
 /// The ID token algorithms accepted: those the OP announces (RS256 when it announces
 /// none, OIDC Discovery 3), narrowed to the configured `id_token_alg` when set.
-fn allowed_algs(p: &Provider, meta: &ProviderMetadata) -> Vec<String> {
+pub(super) fn allowed_algs(configured: Option<&Vec<String>>, meta: &ProviderMetadata) -> Vec<String> {
     let announced: Vec<String> = if meta.id_token_signing_alg_values_supported.is_empty() {
         vec!["RS256".into()]
     } else {
         meta.id_token_signing_alg_values_supported.clone()
     };
-    match &p.id_token_algs {
+    match configured {
         Some(configured) => announced.into_iter().filter(|a| configured.contains(a)).collect(),
         None => announced,
     }

@@ -5,6 +5,7 @@
 //! the phase engine when the request resumes; every step below is written to be
 //! re-entered: what was already done is kept in the request's context.
 
+pub mod bearer;
 pub mod callback;
 mod identity;
 mod login_redirect;
@@ -26,7 +27,7 @@ use oidc_core::session::Session;
 use oidc_core::session_cookie::Loaded;
 
 use crate::bridge::waiters;
-use crate::conf::{AuthSetting, LocConf, Provider};
+use crate::conf::{AuthSetting, BearerMode, LocConf, Provider};
 use crate::req_ctx::{request_ctx, Identity};
 use crate::{ngx_util, AuthOidcModule};
 
@@ -63,6 +64,17 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         return NGX_DONE as ngx_int_t;
     }
     let now = crate::cache::documents::ngx_now();
+
+    match lcf.bearer.mode() {
+        BearerMode::Off => {}
+        mode => match bearer::handle(r, lcf, pidx, p, now) {
+            bearer::BearerCheck::Done(rc) => return rc,
+            bearer::BearerCheck::NoToken if mode == BearerMode::Only => {
+                return unauth::challenge(r, p);
+            }
+            bearer::BearerCheck::NoToken => {}
+        },
+    }
 
     let uri = ngx_util::uri(r);
     if uri == p.redirect_path().as_bytes() {
@@ -106,7 +118,7 @@ unsafe fn pass(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> ngx_i
 fn identity_of(session: Session) -> Identity {
     let mut claims = session.claims;
     claims.insert("sub".into(), serde_json::Value::String(session.sub));
-    Identity { claims, id_token: session.id_token, access_token: session.access_token, userinfo: session.userinfo }
+    Identity { kind: "session", claims, id_token: session.id_token, access_token: session.access_token, userinfo: session.userinfo }
 }
 
 /// The longest a request waits for the OP: a fetch of its own, or one of another

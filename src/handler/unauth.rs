@@ -7,13 +7,19 @@ use oidc_core::request_kind::{self, RequestHints};
 use super::{login_redirect, page, session, watchdog_ms};
 use crate::bridge::waiters;
 use crate::cache::documents::{self, Doc};
-use crate::conf::{LocConf, Provider, UnauthAction};
+use crate::conf::{BearerMode, LocConf, Provider, UnauthAction};
 use crate::ngx_util;
 
 /// # Safety
 /// `r` must be the live main request whose access handler is running.
 pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, now: i64, bad_cookie: bool) -> ngx_int_t {
-    match lcf.unauth_action() {
+    let action = lcf.unauth_action();
+    // With bearer tokens accepted here, this is an API as well as a web app: a script
+    // (anything but a browser navigation) gets a challenge, never a login page.
+    if lcf.bearer.mode() == BearerMode::On && action != UnauthAction::Pass && !request_kind::is_navigation(&hints(r)) {
+        return challenge(r, p);
+    }
+    match action {
         UnauthAction::Pass => super::pass(r, lcf, p),
         UnauthAction::Deny => challenge(r, p),
         UnauthAction::Redirect => redirect(r, pidx, p, now, bad_cookie),
@@ -37,18 +43,13 @@ unsafe fn hints<'a>(r: *mut ngx_http_request_t) -> RequestHints<'a> {
     }
 }
 
-/// 401 with a challenge: scripts learn they must authenticate, and no redirect to a
-/// login page they cannot follow.
+/// 401 with a bare challenge: scripts learn they must authenticate, and get no
+/// redirect to a login page they cannot follow.
 ///
 /// # Safety
 /// As for `handle`.
 pub unsafe fn challenge(r: *mut ngx_http_request_t, p: &Provider) -> ngx_int_t {
-    let value = format!("Bearer realm=\"{}\"", p.name);
-    match ngx_util::add_header(r, "WWW-Authenticate", value.as_bytes()) {
-        Some(h) => (*r).headers_out.www_authenticate = h,
-        None => return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
-    }
-    nginx_sys::NGX_HTTP_UNAUTHORIZED as ngx_int_t
+    super::bearer::challenge(r, p, None, None, None)
 }
 
 unsafe fn redirect(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now: i64, bad_cookie: bool) -> ngx_int_t {

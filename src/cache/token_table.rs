@@ -1,0 +1,88 @@
+//! Results of token validation shared by all workers: a fixed open-addressing table of
+//! slots in the shared zone, keyed by the SHA-256 of the token (never the token), each
+//! pointing to an encoded result in the slab. A worker that validated or introspected a
+//! token stores the result; every worker reads it until it expires.
+//!
+//! Lookups probe a short window of slots; a full window evicts its oldest entry. The
+//! slab mutex is held only to copy a slot's bytes in or out.
+
+use core::ptr;
+
+use super::zone::Zone;
+
+/// Slots probed from a key's home slot.
+const WINDOW: usize = 8;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Slot {
+    key: [u8; 32],
+    expires_at: i64,
+    stored_at: i64,
+    data: *mut u8,
+    len: usize,
+}
+
+/// How many slots a zone of `size` bytes gets: about one per 2 KiB of zone.
+pub fn slots_for(size: usize) -> usize {
+    (size / 2048).max(64)
+}
+
+fn home(key: &[u8; 32], slots: usize) -> usize {
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&key[..8]);
+    (u64::from_le_bytes(k) % slots as u64) as usize
+}
+
+impl Zone {
+    /// The stored result for `key`, if present and not expired.
+    pub fn token_get(&self, key: &[u8; 32], now: i64) -> Option<Vec<u8>> {
+        self.locked(|h, _| {
+            if h.tokens.is_null() {
+                return None;
+            }
+            // SAFETY: the table has token_slots slots, allocated at zone init.
+            let slots = unsafe { core::slice::from_raw_parts(h.tokens, h.token_slots) };
+            let start = home(key, slots.len());
+            (0..WINDOW.min(slots.len())).map(|i| &slots[(start + i) % slots.len()]).find_map(|s| {
+                (s.key == *key && s.expires_at > now && !s.data.is_null())
+                    // SAFETY: data/len describe the slab blob owned by the slot.
+                    .then(|| unsafe { core::slice::from_raw_parts(s.data, s.len) }.to_vec())
+            })
+        })
+    }
+
+    /// Stores a result until `expires_at`. Returns false when the zone has no room.
+    pub fn token_put(&self, key: &[u8; 32], value: &[u8], expires_at: i64, now: i64) -> bool {
+        self.locked(|h, shpool| {
+            if h.tokens.is_null() {
+                return false;
+            }
+            // SAFETY: as above; we hold the slab mutex.
+            let slots = unsafe { core::slice::from_raw_parts_mut(h.tokens, h.token_slots) };
+            let n = slots.len();
+            let start = home(key, n);
+            let window = (0..WINDOW.min(n)).map(|i| (start + i) % n);
+            let target = window
+                .clone()
+                .find(|&i| slots[i].key == *key)
+                .or_else(|| window.clone().find(|&i| slots[i].data.is_null() || slots[i].expires_at <= now))
+                .or_else(|| window.min_by_key(|&i| slots[i].stored_at));
+            let Some(i) = target else { return false };
+            // SAFETY: slab calls under the mutex we hold.
+            let data = unsafe { nginx_sys::ngx_slab_alloc_locked(shpool, value.len().max(1)) }.cast::<u8>();
+            if data.is_null() {
+                return false;
+            }
+            let s = &mut slots[i];
+            unsafe {
+                ptr::copy_nonoverlapping(value.as_ptr(), data, value.len());
+                if !s.data.is_null() {
+                    nginx_sys::ngx_slab_free_locked(shpool, s.data.cast());
+                }
+            }
+            *s = Slot { key: *key, expires_at, stored_at: now, data, len: value.len() };
+            true
+        })
+    }
+}

@@ -1,0 +1,325 @@
+//! Resource-server mode: an OAuth 2.0 access token in the request (RFC 6750) decides.
+//!
+//! The token is judged once and the verdict cached under a hash of it: first the
+//! worker's own cache, then the shared zone, and only on a miss a real check, either a
+//! JWT validated locally against the cached key set (RFC 9068 rules: signature, `iss`,
+//! `aud`, times, optional `typ`) or an RFC 7662 introspection call. Then the location's
+//! scope and claim rules run on the claims. Every refusal is RFC 6750's answer:
+//! `WWW-Authenticate: Bearer` with `error` and `error_description`, and a log line
+//! whose reason starts with `bearer_` (the token never reaches the log).
+
+use std::rc::Rc;
+
+use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use oidc_core::authz_rules::Requirements;
+use oidc_core::bearer::{self, BearerToken};
+use oidc_core::client_auth::ClientAuth;
+use oidc_core::discovery::ProviderMetadata;
+use oidc_core::introspection::{self, IntrospectionRules};
+use oidc_core::token::access_token::{self, AccessTokenRules};
+use oidc_core::token::checks::numeric_date;
+use oidc_core::token::signature::SignatureRules;
+use oidc_core::token::{Claims, TokenError};
+use oidc_core::token_cache::{self, CacheLifetimes, CachedResult, TokenCacheKey};
+use oidc_core::www_authenticate::{Challenge, ErrorCode};
+
+use super::{callback, op_call, session, watchdog_ms};
+use crate::bridge::{waiters, OpCall, Outcome};
+use crate::cache::documents::{self, Doc};
+use crate::cache::token_local::{self, Verdict};
+use crate::conf::{Introspect, LocConf, Provider};
+use crate::ngx_util;
+use crate::req_ctx::{request_ctx, Identity};
+
+/// Progress of one request's check across suspensions.
+#[derive(Default)]
+pub struct BearerFlow {
+    kid_refreshed: bool,
+    introspecting: bool,
+}
+
+pub enum BearerCheck {
+    /// The request carries no bearer token.
+    NoToken,
+    /// Return this from the access handler.
+    Done(ngx_int_t),
+}
+
+/// What a fresh check found.
+enum Found {
+    /// The verdict, the token's `exp`, and whether it may be cached.
+    Verdict(Verdict, Option<u64>, bool),
+    /// The OP or its keys cannot be reached: 503, not cached.
+    Unavailable(&'static str, String),
+    /// Suspended; return this.
+    Wait(ngx_int_t),
+}
+
+/// # Safety
+/// `r` must be the live main request whose access handler is running.
+pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, now: i64) -> BearerCheck {
+    let log = (*(*r).connection).log;
+    let authorization = ngx_util::headers_in_all(r, "Authorization");
+    let jar;
+    let alternative = if let Some(h) = &lcf.bearer.token_header {
+        ngx_util::header_in(r, h)
+    } else if let Some(c) = &lcf.bearer.token_cookie {
+        jar = session::jar(r);
+        jar.get(c).map(str::as_bytes)
+    } else {
+        None
+    };
+    let token = match bearer::extract(&authorization, alternative) {
+        BearerToken::None => return BearerCheck::NoToken,
+        BearerToken::Malformed(m) => {
+            ngx_log!(warn, log, "auth_oidc: provider \"{}\": bearer_malformed: {}", p.name, m);
+            return BearerCheck::Done(challenge(r, p, Some(ErrorCode::InvalidRequest), Some(m.description()), None));
+        }
+        BearerToken::Token(t) => t,
+    };
+
+    let key = TokenCacheKey::new(&lcf.bearer_ns, token);
+    if let Some(v) = token_local::get(&key.0, now) {
+        return BearerCheck::Done(conclude(r, lcf, p, v));
+    }
+    let zone = documents::zone();
+    if let Some(bytes) = zone.as_ref().and_then(|z| z.token_get(&key.0, now)) {
+        if let Some(cached) = token_cache::decode(&bytes) {
+            let (verdict, exp) = verdict_of(cached, token);
+            let until = exp.map_or(now + p.token_cache_ttl as i64, |e| (e as i64).min(now + p.token_cache_ttl as i64));
+            token_local::put(key.0, verdict.clone(), until, now);
+            return BearerCheck::Done(conclude(r, lcf, p, verdict));
+        }
+    }
+
+    let found = check(r, lcf, pidx, p, token, now);
+    let verdict = match found {
+        Found::Wait(rc) => return BearerCheck::Done(rc),
+        Found::Unavailable(reason, detail) => {
+            ngx_log!(err, log, "auth_oidc: provider \"{}\": {}: {}, answering 503", p.name, reason, detail);
+            return BearerCheck::Done(nginx_sys::NGX_HTTP_SERVICE_UNAVAILABLE as ngx_int_t);
+        }
+        Found::Verdict(v, exp, cacheable) => {
+            if cacheable {
+                remember(p, &key, &v, exp, now);
+            }
+            v
+        }
+    };
+    BearerCheck::Done(conclude(r, lcf, p, verdict))
+}
+
+/// Caches a fresh verdict in both caches, for as long as it may be trusted.
+fn remember(p: &Provider, key: &TokenCacheKey, verdict: &Verdict, exp: Option<u64>, now: i64) {
+    let lifetimes = CacheLifetimes { max_ttl: p.token_cache_ttl, default_ttl: p.token_cache_ttl, refused_ttl: p.token_cache_negative };
+    let (ttl, bytes) = match verdict {
+        Verdict::Valid(id) => (lifetimes.valid_for(exp, now as u64), token_cache::encode_valid(exp, &id.claims)),
+        Verdict::Refused { reason, description } => {
+            (lifetimes.refused_for(), Some(token_cache::encode_refused(reason, description)))
+        }
+    };
+    if ttl == 0 {
+        return;
+    }
+    let until = now + ttl as i64;
+    token_local::put(key.0, verdict.clone(), until, now);
+    if let (Some(zone), Some(bytes)) = (documents::zone(), bytes) {
+        // No room is not an error: the worker's own cache still has it.
+        let _ = zone.token_put(&key.0, &bytes, until, now);
+    }
+}
+
+fn verdict_of(cached: CachedResult, token: &str) -> (Verdict, Option<u64>) {
+    match cached {
+        CachedResult::Valid { exp, claims } => (Verdict::Valid(Rc::new(identity(claims, token))), exp),
+        CachedResult::Refused { reason, description } => {
+            (Verdict::Refused { reason: reason.into(), description: description.into() }, None)
+        }
+    }
+}
+
+fn identity(claims: Claims, token: &str) -> Identity {
+    Identity { kind: "bearer", claims, id_token: None, access_token: Some(token.to_owned()), userinfo: None }
+}
+
+fn refused(reason: String, description: &str) -> Found {
+    Found::Verdict(Verdict::Refused { reason: reason.into(), description: description.into() }, None, true)
+}
+
+/// The verdict applied: pass with the identity, or refuse as RFC 6750 says.
+unsafe fn conclude(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider, verdict: Verdict) -> ngx_int_t {
+    let log = (*(*r).connection).log;
+    match verdict {
+        Verdict::Valid(id) => {
+            let req = Requirements {
+                scopes: lcf.bearer.scopes.clone().unwrap_or_default(),
+                claims: lcf.bearer.claims.clone(),
+            };
+            if let Err(unmet) = req.check(&id.claims) {
+                ngx_log!(warn, log, "auth_oidc: provider \"{}\": insufficient_scope: {}", p.name, unmet);
+                let scope = req.scope_param();
+                return challenge(
+                    r,
+                    p,
+                    Some(ErrorCode::InsufficientScope),
+                    Some("the access token does not grant what this resource requires"),
+                    scope.as_deref(),
+                );
+            }
+            let Some(ctx) = request_ctx(r) else { return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t };
+            ctx.identity = Some(id);
+            super::pass(r, lcf, p)
+        }
+        Verdict::Refused { reason, description } => {
+            ngx_log!(warn, log, "auth_oidc: provider \"{}\": {}: {}", p.name, reason, description);
+            challenge(r, p, Some(ErrorCode::InvalidToken), Some(&description), None)
+        }
+    }
+}
+
+/// An RFC 6750 challenge; without `error`, the bare one for a request with no token.
+///
+/// # Safety
+/// `r` must be a live request whose header is not sent.
+pub unsafe fn challenge(
+    r: *mut ngx_http_request_t,
+    p: &Provider,
+    error: Option<ErrorCode>,
+    description: Option<&str>,
+    scope: Option<&str>,
+) -> ngx_int_t {
+    let c = Challenge { realm: &p.name, error, description, scope };
+    match ngx_util::add_header(r, "WWW-Authenticate", c.header_value().as_bytes()) {
+        Some(h) => (*r).headers_out.www_authenticate = h,
+        None => return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
+    }
+    c.status() as ngx_int_t
+}
+
+unsafe fn check(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, token: &str, now: i64) -> Found {
+    let meta = match documents::discovery(p, pidx, now) {
+        Doc::Pending(key) => return Found::Wait(waiters::suspend(r, key, watchdog_ms(p))),
+        Doc::Failed(reason) => return Found::Unavailable(reason, "the OpenID Provider's configuration is unavailable".into()),
+        Doc::Ready(m) => m,
+    };
+    let introspect = match lcf.bearer.introspect.unwrap_or_default() {
+        Introspect::Always => true,
+        Introspect::Off => false,
+        Introspect::Auto => !access_token::looks_like_jwt(token),
+    };
+    if introspect {
+        introspect_token(r, lcf, pidx, p, &meta, token, now)
+    } else {
+        validate_jwt(r, lcf, pidx, p, &meta, token, now)
+    }
+}
+
+unsafe fn validate_jwt(
+    r: *mut ngx_http_request_t,
+    lcf: &LocConf,
+    pidx: usize,
+    p: &Provider,
+    meta: &ProviderMetadata,
+    token: &str,
+    now: i64,
+) -> Found {
+    let Some(ctx) = request_ctx(r) else { return Found::Unavailable("internal", "no request context".into()) };
+    let flow = ctx.bearer.get_or_insert_with(BearerFlow::default);
+    let algs = callback::allowed_algs(p.access_token_algs.as_ref().or(p.id_token_algs.as_ref()), meta);
+    let audiences = lcf.bearer.audiences.clone().unwrap_or_default();
+    loop {
+        let jwks = match documents::jwks(p, pidx, meta, now) {
+            Doc::Pending(key) => return Found::Wait(waiters::suspend(r, key, watchdog_ms(p))),
+            Doc::Failed(reason) => return Found::Unavailable(reason, "the OP's key set is unavailable".into()),
+            Doc::Ready(j) => j,
+        };
+        let rules = AccessTokenRules {
+            issuer: &p.issuer,
+            audiences: &audiences,
+            // HS* access tokens would need a secret shared with the OP: none here, so
+            // they are refused (and so is an HS token "signed" with an RSA public key).
+            signature: SignatureRules { allowed_algs: &algs, client_secret: None },
+            now: now as u64,
+            clock_skew: p.clock_skew,
+            require_typ_at_jwt: lcf.bearer.require_at_jwt.unwrap_or(false),
+        };
+        match access_token::validate(token, &rules, &jwks) {
+            Ok(claims) => {
+                let exp = numeric_date(&claims, "exp");
+                return Found::Verdict(Verdict::Valid(Rc::new(identity(claims, token))), exp, true);
+            }
+            Err(TokenError::UnknownKid(_)) if !flow.kid_refreshed => {
+                flow.kid_refreshed = true;
+                if documents::refresh_jwks_for_unknown_kid(p, pidx, meta, now) {
+                    return Found::Wait(waiters::suspend(r, p.jwks_key, watchdog_ms(p)));
+                }
+                // Refreshed recently by someone: one more look at what the cache holds.
+            }
+            Err(e) => {
+                let reason: Rc<str> = format!("bearer_{}", e.reason()).into();
+                let verdict = Verdict::Refused { reason, description: access_token::public_description(&e).into() };
+                // A key we do not know may be one the OP is about to publish: do not
+                // remember that refusal.
+                return Found::Verdict(verdict, None, token_cache::refusal_is_cacheable(&e));
+            }
+        }
+    }
+}
+
+unsafe fn introspect_token(
+    r: *mut ngx_http_request_t,
+    lcf: &LocConf,
+    pidx: usize,
+    p: &Provider,
+    meta: &ProviderMetadata,
+    token: &str,
+    now: i64,
+) -> Found {
+    let Some(ctx) = request_ctx(r) else { return Found::Unavailable("internal", "no request context".into()) };
+    let outcome = ctx.outcome.take();
+    let flow = ctx.bearer.get_or_insert_with(BearerFlow::default);
+    let Some(endpoint) = p.introspection_endpoint.as_deref().or(meta.introspection_endpoint.as_deref()) else {
+        return refused("bearer_not_jwt".into(), "the access token is not a JWT and this server cannot introspect tokens");
+    };
+    if flow.introspecting {
+        let answer = match outcome {
+            Some(Outcome::Answered(Ok(a))) => a,
+            Some(Outcome::Answered(Err(e))) => {
+                return Found::Unavailable("introspection_unavailable", format!("POST {endpoint} failed: {e}"))
+            }
+            _ => return Found::Unavailable("internal", "resumed without the introspection answer".into()),
+        };
+        let audiences = lcf.bearer.audiences.clone().unwrap_or_default();
+        let rules = IntrospectionRules { issuer: &p.issuer, audiences: &audiences, now: now as u64, clock_skew: p.clock_skew };
+        let result = introspection::parse_response(answer.status, &answer.body)
+            .and_then(|claims| introspection::check_claims(&claims, &rules).map(|()| claims));
+        return match result {
+            Ok(claims) => {
+                let exp = numeric_date(&claims, "exp");
+                Found::Verdict(Verdict::Valid(Rc::new(identity(claims, token))), exp, true)
+            }
+            Err(e) if e.concerns_token() => refused(e.reason().to_string(), "the access token is not active"),
+            Err(e) => Found::Unavailable("introspection_unavailable", format!("{endpoint}: {e}")),
+        };
+    }
+    let creds = ClientAuth {
+        method: p.auth_method(),
+        client_id: &p.client_id,
+        client_secret: p.client_secret.as_deref(),
+        private_key: p.client_private_key.as_ref(),
+        token_endpoint: endpoint,
+        now: now as u64,
+    }
+    .credentials();
+    let creds = match creds {
+        Ok(c) => c,
+        Err(e) => return Found::Unavailable("client_auth_failed", e),
+    };
+    let req = introspection::request(token, creds);
+    flow.introspecting = true;
+    let call = OpCall { post: true, url: endpoint.to_owned(), authorization: req.authorization, form: Some(req.body) };
+    match op_call::call_and_wait(r, pidx, call, watchdog_ms(p)) {
+        Some(rc) => Found::Wait(rc),
+        None => Found::Unavailable("no_runtime", "the worker's runtime thread is not running".into()),
+    }
+}
