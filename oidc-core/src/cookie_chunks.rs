@@ -9,6 +9,8 @@ pub const CHUNK_SIZE: usize = 3800;
 /// A session spread over more cookies than this is refused (and never written).
 pub const MAX_CHUNKS: usize = 8;
 
+use std::borrow::Cow;
+
 /// The name of chunk `i` (1-based).
 pub fn chunk_name(base: &str, i: usize) -> String {
     if i == 1 {
@@ -43,11 +45,11 @@ pub fn split(base: &str, value: &str) -> Option<Vec<(String, String)>> {
 }
 
 /// Reassembles a value from the browser's cookies; `get` looks a cookie up by name.
-/// Returns None when a chunk is missing.
-pub fn join<'a>(base: &str, get: impl Fn(&str) -> Option<&'a str>) -> Option<String> {
+/// Returns None when a chunk is missing. A value in one cookie is borrowed, not copied.
+pub fn join<'a>(base: &str, get: impl Fn(&str) -> Option<&'a str>) -> Option<Cow<'a, str>> {
     let first = get(base)?;
     let Some((count, part)) = first.split_once(':') else {
-        return Some(first.to_owned());
+        return Some(Cow::Borrowed(first));
     };
     let n: usize = count.parse().ok().filter(|n| (2..=MAX_CHUNKS).contains(n))?;
     let mut value = String::with_capacity(n * CHUNK_SIZE);
@@ -55,7 +57,7 @@ pub fn join<'a>(base: &str, get: impl Fn(&str) -> Option<&'a str>) -> Option<Str
     for i in 2..=n {
         value.push_str(get(&chunk_name(base, i))?);
     }
-    Some(value)
+    Some(Cow::Owned(value))
 }
 
 /// How many chunks the browser's current value has (to clear stale ones).

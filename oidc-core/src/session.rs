@@ -60,6 +60,25 @@ impl Session {
     /// clock is moved by re-issuing the cookie, which is done at most once per tenth of
     /// the idle timeout (and per minute), not on every request.
     pub fn state(&self, now: u64, idle: u64) -> SessionState {
+        self.times().state(now, idle)
+    }
+
+    pub fn times(&self) -> SessionTimes {
+        SessionTimes { created_at: self.created_at, expires_at: self.expires_at, last_seen: self.last_seen }
+    }
+}
+
+/// The lifetimes of a session, which is all a cached, already decoded session needs to
+/// be checked again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTimes {
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub last_seen: u64,
+}
+
+impl SessionTimes {
+    pub fn state(&self, now: u64, idle: u64) -> SessionState {
         if now >= self.expires_at || self.created_at > now.saturating_add(60) {
             return SessionState::Expired;
         }

@@ -45,6 +45,13 @@ pub struct SessionCookies<'a> {
     pub idle_timeout: u64,
 }
 
+pub enum Sealed<'a> {
+    Absent,
+    /// The first cookie names chunks the browser did not send.
+    Incomplete,
+    Value(std::borrow::Cow<'a, str>),
+}
+
 #[derive(Debug)]
 pub enum Loaded {
     /// No session cookie at all.
@@ -57,13 +64,27 @@ pub enum Loaded {
 
 impl SessionCookies<'_> {
     pub fn load(&self, jar: &CookieJar<'_>, now: u64) -> Loaded {
-        if jar.get(self.name).is_none() {
-            return Loaded::Absent;
+        match self.sealed(jar) {
+            Sealed::Absent => Loaded::Absent,
+            Sealed::Incomplete => Loaded::Refused("session_chunk_missing"),
+            Sealed::Value(v) => self.open(&v, now),
         }
-        let Some(sealed) = cookie_chunks::join(self.name, |n| jar.get(n)) else {
-            return Loaded::Refused("session_chunk_missing");
-        };
-        let plain = match self.cipher.open(self.purpose, &sealed) {
+    }
+
+    /// The sealed session as the browser sent it (chunks reassembled).
+    pub fn sealed<'a>(&self, jar: &CookieJar<'a>) -> Sealed<'a> {
+        if jar.get(self.name).is_none() {
+            return Sealed::Absent;
+        }
+        match cookie_chunks::join(self.name, |n| jar.get(n)) {
+            Some(v) => Sealed::Value(v),
+            None => Sealed::Incomplete,
+        }
+    }
+
+    /// Opens a sealed session and checks its lifetimes.
+    pub fn open(&self, sealed: &str, now: u64) -> Loaded {
+        let plain = match self.cipher.open(self.purpose, sealed) {
             Ok(p) => p,
             Err(e) => return Loaded::Refused(e.reason()),
         };

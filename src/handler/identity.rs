@@ -43,14 +43,20 @@ unsafe fn strip_module_cookies(r: *mut ngx_http_request_t, p: &Provider) -> Opti
     let mut h = (*r).headers_in.cookie;
     while !h.is_null() {
         let value = ngx_util::bytes(&(*h).value);
-        let pairs: Vec<(&str, &str)> = cookie_header::iter_cookies(value).collect();
-        if pairs.iter().any(|(n, _)| is_module_cookie(p, n)) {
-            let kept: Vec<String> =
-                pairs.iter().filter(|(n, _)| !is_module_cookie(p, n)).map(|(n, v)| format!("{n}={v}")).collect();
+        if cookie_header::iter_cookies(value).any(|(n, _)| is_module_cookie(p, n)) {
+            let mut kept = String::new();
+            for (n, v) in cookie_header::iter_cookies(value).filter(|(n, _)| !is_module_cookie(p, n)) {
+                if !kept.is_empty() {
+                    kept.push_str("; ");
+                }
+                kept.push_str(n);
+                kept.push('=');
+                kept.push_str(v);
+            }
             if kept.is_empty() {
                 emptied.push(h);
             } else {
-                ngx_util::set_header_value(r, h, kept.join("; ").as_bytes())?;
+                ngx_util::set_header_value(r, h, kept.as_bytes())?;
             }
         }
         h = (*h).next;

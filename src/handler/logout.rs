@@ -9,11 +9,12 @@
 //! this origin.
 
 use nginx_sys::{ngx_http_request_t, ngx_int_t};
-use oidc_core::session_cookie::Loaded;
+use oidc_core::session_cookie::{Loaded, Sealed};
 
 use super::{page, session, watchdog_ms};
 use crate::bridge::waiters;
 use crate::cache::documents::{self, Doc};
+use crate::cache::session_local;
 use crate::conf::Provider;
 use crate::ngx_util;
 
@@ -57,6 +58,9 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
     };
 
     let jar = session::jar(r);
+    if let Sealed::Value(v) = session::cookies(p).sealed(&jar) {
+        session_local::forget(pidx, &v);
+    }
     let id_token = match session::cookies(p).load(&jar, now as u64) {
         Loaded::Valid { session, .. } => session.id_token,
         _ => None,

@@ -23,10 +23,11 @@ use nginx_sys::{
 };
 use ngx::core::Status;
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
-use oidc_core::session::Session;
-use oidc_core::session_cookie::Loaded;
+use oidc_core::session::{Session, SessionState};
+use oidc_core::session_cookie::{Loaded, Sealed};
 
 use crate::bridge::waiters;
+use crate::cache::session_local;
 use crate::conf::{AuthSetting, BearerMode, LocConf, Provider};
 use crate::req_ctx::{request_ctx, Identity};
 use crate::{ngx_util, AuthOidcModule};
@@ -85,25 +86,58 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     }
 
     let jar = session::jar(r);
-    match session::cookies(p).load(&jar, now as u64) {
+    let cookies = session::cookies(p);
+    let sealed = match cookies.sealed(&jar) {
+        Sealed::Absent => return unauth::handle(r, lcf, pidx, p, now, false),
+        Sealed::Incomplete => return refused(r, lcf, pidx, p, now, "session_chunk_missing"),
+        Sealed::Value(v) => v,
+    };
+    let now_u = now as u64;
+    // Hot path: a session this worker opened before, with exactly this cookie.
+    if let Some((identity, times)) = session_local::get(pidx, &sealed) {
+        match times.state(now_u, p.session_idle_timeout) {
+            SessionState::Valid => {
+                ctx.identity = Some(identity);
+                return pass(r, lcf, p);
+            }
+            SessionState::Expired | SessionState::Idle => session_local::forget(pidx, &sealed),
+            // Re-issue below, from the full session.
+            SessionState::ValidTouch => {}
+        }
+    }
+    match cookies.open(&sealed, now_u) {
         Loaded::Valid { mut session, touch } => {
             if touch {
                 // Move the idle clock: re-issue the cookie (at most every tenth of the
                 // idle timeout, see Session::state).
-                session.last_seen = now as u64;
-                if let Err(e) = session::write(r, p, &session, &jar, now as u64) {
+                session_local::forget(pidx, &sealed);
+                session.last_seen = now_u;
+                if let Err(e) = session::write(r, p, &session, &jar, now_u) {
                     ngx_log!(err, (*(*r).connection).log, "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
                 }
+                ctx.identity = Some(Rc::new(identity_of(session)));
+            } else {
+                let times = session.times();
+                let identity = Rc::new(identity_of(session));
+                session_local::put(pidx, &sealed, identity.clone(), times, now_u);
+                ctx.identity = Some(identity);
             }
-            ctx.identity = Some(Rc::new(identity_of(session)));
             pass(r, lcf, p)
         }
-        Loaded::Refused(reason) => {
-            ngx_log!(info, (*(*r).connection).log, "auth_oidc: provider \"{}\": {reason}: the session cookie is not valid, treating the request as without session", p.name);
-            unauth::handle(r, lcf, pidx, p, now, true)
-        }
+        Loaded::Refused(reason) => refused(r, lcf, pidx, p, now, reason),
         Loaded::Absent => unauth::handle(r, lcf, pidx, p, now, false),
     }
+}
+
+/// A session cookie that is not (or no longer) valid: as if there were none.
+unsafe fn refused(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, now: i64, reason: &str) -> ngx_int_t {
+    ngx_log!(
+        info,
+        (*(*r).connection).log,
+        "auth_oidc: provider \"{}\": {reason}: the session cookie is not valid, treating the request as without session",
+        p.name
+    );
+    unauth::handle(r, lcf, pidx, p, now, true)
 }
 
 /// Lets the request through (with or without an identity).

@@ -1,0 +1,64 @@
+//! Each worker's cache of sessions it has already opened: the next request with the
+//! same cookie costs a map lookup and a comparison of the cookie with the one that was
+//! opened, instead of an AES-GCM open and a JSON decode (the hot path of a logged-in
+//! user). Only the lifetimes are checked again.
+//!
+//! The key is the provider and the cookie's last 16 characters (part of its GCM tag);
+//! a hit still compares the whole cookie, so a tampered cookie never matches an entry.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use oidc_core::session::SessionTimes;
+
+use crate::req_ctx::Identity;
+
+/// Sessions remembered per worker (each entry holds its cookie, a few kilobytes).
+const MAX_ENTRIES: usize = 2048;
+
+struct Entry {
+    sealed: Box<str>,
+    identity: Rc<Identity>,
+    times: SessionTimes,
+}
+
+type Key = (usize, [u8; 16]);
+
+thread_local! {
+    static CACHE: RefCell<HashMap<Key, Entry>> = RefCell::new(HashMap::new());
+}
+
+fn key(provider: usize, sealed: &str) -> Option<Key> {
+    let b = sealed.as_bytes();
+    let tail: [u8; 16] = b.get(b.len().checked_sub(16)?..)?.try_into().ok()?;
+    Some((provider, tail))
+}
+
+/// The identity and lifetimes of a session already opened with exactly this cookie.
+pub fn get(provider: usize, sealed: &str) -> Option<(Rc<Identity>, SessionTimes)> {
+    let k = key(provider, sealed)?;
+    CACHE.with_borrow(|c| {
+        c.get(&k).filter(|e| *e.sealed == *sealed).map(|e| (e.identity.clone(), e.times))
+    })
+}
+
+pub fn put(provider: usize, sealed: &str, identity: Rc<Identity>, times: SessionTimes, now: u64) {
+    let Some(k) = key(provider, sealed) else { return };
+    CACHE.with_borrow_mut(|c| {
+        if c.len() >= MAX_ENTRIES {
+            c.retain(|_, e| e.times.expires_at > now);
+            if c.len() >= MAX_ENTRIES {
+                c.clear();
+            }
+        }
+        c.insert(k, Entry { sealed: sealed.into(), identity, times });
+    });
+}
+
+/// Forgets a session (logout, or re-issued with new lifetimes).
+pub fn forget(provider: usize, sealed: &str) {
+    if let Some(k) = key(provider, sealed) {
+        CACHE.with_borrow_mut(|c| c.remove(&k));
+    }
+}
