@@ -40,6 +40,8 @@ pub struct ReqCtx {
     pub identity: Option<Rc<Identity>>,
     /// A login callback being processed across suspensions.
     pub callback: Option<Box<CallbackFlow>>,
+    /// Waiting for the token endpoint to renew the session's access token.
+    pub refreshing: bool,
     /// A bearer token being checked across suspensions.
     pub bearer: Option<crate::handler::bearer::BearerFlow>,
     /// The request body (form_post callback, logout form) has been read.
@@ -57,6 +59,7 @@ impl ReqCtx {
             identity: None,
             callback: None,
             bearer: None,
+            refreshing: false,
             body_read: false,
             body_pending: false,
         }

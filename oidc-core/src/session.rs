@@ -64,20 +64,37 @@ impl Session {
     }
 
     pub fn times(&self) -> SessionTimes {
-        SessionTimes { created_at: self.created_at, expires_at: self.expires_at, last_seen: self.last_seen }
+        let renewable = self.refresh_token.is_some() && self.access_token.is_some() && self.access_expires_at != 0;
+        SessionTimes {
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            last_seen: self.last_seen,
+            // Renew a little before the access token expires, so the upstream never
+            // receives one that dies in flight.
+            refresh_at: if renewable { self.access_expires_at.saturating_sub(REFRESH_AHEAD) } else { 0 },
+        }
     }
 }
 
 /// The lifetimes of a session, which is all a cached, already decoded session needs to
 /// be checked again.
+/// Seconds before the access token's expiry when it is renewed.
+pub const REFRESH_AHEAD: u64 = 30;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionTimes {
     pub created_at: u64,
     pub expires_at: u64,
     pub last_seen: u64,
+    /// When the kept access token should be renewed with the refresh token (0: never).
+    pub refresh_at: u64,
 }
 
 impl SessionTimes {
+    pub fn refresh_due(&self, now: u64) -> bool {
+        self.refresh_at != 0 && now >= self.refresh_at
+    }
+
     pub fn state(&self, now: u64, idle: u64) -> SessionState {
         if now >= self.expires_at || self.created_at > now.saturating_add(60) {
             return SessionState::Expired;
@@ -134,5 +151,18 @@ mod tests {
         assert_eq!(s.state(1000 + 180, 1800), SessionState::ValidTouch);
         assert_eq!(s.state(1000 + 1800, 1800), SessionState::Idle);
         assert_eq!(s.state(800, 0), SessionState::Expired, "created in the future");
+    }
+
+    #[test]
+    fn refresh_when_a_kept_access_token_nears_expiry() {
+        let mut s = session();
+        assert!(!s.times().refresh_due(u64::MAX - 1), "nothing to refresh");
+        s.access_token = Some("at".into());
+        s.refresh_token = Some("rt".into());
+        s.access_expires_at = 1300;
+        assert!(!s.times().refresh_due(1200));
+        assert!(s.times().refresh_due(1300 - REFRESH_AHEAD));
+        s.refresh_token = None;
+        assert!(!s.times().refresh_due(2000), "no refresh token: nothing to do");
     }
 }

@@ -12,6 +12,7 @@ mod login_redirect;
 mod logout;
 mod op_call;
 mod page;
+mod refresh;
 mod session;
 mod unauth;
 
@@ -94,7 +95,7 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     };
     let now_u = now as u64;
     // Hot path: a session this worker opened before, with exactly this cookie.
-    if let Some((identity, times)) = session_local::get(pidx, &sealed) {
+    if let Some((identity, times)) = session_local::get(pidx, &sealed).filter(|(_, t)| !t.refresh_due(now_u)) {
         match times.state(now_u, p.session_idle_timeout) {
             SessionState::Valid => {
                 ctx.identity = Some(identity);
@@ -106,7 +107,23 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         }
     }
     match cookies.open(&sealed, now_u) {
-        Loaded::Valid { mut session, touch } => {
+        Loaded::Valid { mut session, mut touch } => {
+            if session.times().refresh_due(now_u) {
+                let before = session.access_expires_at;
+                match refresh::renew(r, pidx, p, session, &jar, now) {
+                    refresh::Refreshed::Return(rc) => return rc,
+                    refresh::Refreshed::Ended => {
+                        session_local::forget(pidx, &sealed);
+                        let _ = session::clear(r, p, &jar);
+                        return unauth::handle(r, lcf, pidx, p, now, false);
+                    }
+                    refresh::Refreshed::Continue(s) => {
+                        // Renewed: the cookie was re-issued already.
+                        touch = touch && s.access_expires_at == before;
+                        session = s;
+                    }
+                }
+            }
             if touch {
                 // Move the idle clock: re-issue the cookie (at most every tenth of the
                 // idle timeout, see Session::state).
