@@ -163,45 +163,98 @@ pub unsafe fn headers_in_all<'a>(r: *mut ngx_http_request_t, name: &str) -> Vec<
 
 /// Removes request headers for which `doomed` says so, without moving any element:
 /// other parts of nginx keep pointers to header elements (`headers_in.host`, the
-/// `Cookie` chain), so a part is split around a removed element instead. Removed
-/// `Cookie` headers are also unlinked from `headers_in.cookie`.
+/// `Cookie` chain), so the list's parts are narrowed or split around a removed element.
+/// Two rules of nginx's own list code must hold afterwards: no part may be empty (header
+/// loops read `elts[0]` of the next part without checking its count), and `ngx_list_push`
+/// must never write past the array of a narrowed or split last part (so it is made to
+/// start a fresh part). Removed `Cookie` headers are also unlinked from
+/// `headers_in.cookie`.
 ///
 /// # Safety
 /// `r` must be a live request; no pointer to a removed element may be used afterwards.
 pub unsafe fn remove_headers_in(r: *mut ngx_http_request_t, mut doomed: impl FnMut(*mut ngx_table_elt_t) -> bool) -> Option<()> {
     let list: *mut nginx_sys::ngx_list_t = &mut (*r).headers_in.headers;
-    let mut part: *mut nginx_sys::ngx_list_part_t = &mut (*list).part;
-    while !part.is_null() {
-        let elts = (*part).elts.cast::<ngx_table_elt_t>();
-        let mut i = 0;
-        while i < (*part).nelts {
-            let h = elts.add(i);
-            if !doomed(h) {
-                i += 1;
-                continue;
+    // After each removal the walk starts again: lists are short, and it keeps the
+    // bookkeeping of parts that change under the walk out of the picture.
+    'again: loop {
+        let mut prev: *mut nginx_sys::ngx_list_part_t = ptr::null_mut();
+        let mut part: *mut nginx_sys::ngx_list_part_t = &mut (*list).part;
+        while !part.is_null() {
+            let elts = (*part).elts.cast::<ngx_table_elt_t>();
+            for i in 0..(*part).nelts {
+                let h = elts.add(i);
+                if doomed(h) {
+                    unlink_cookie(r, h);
+                    remove_at(r, list, prev, part, i)?;
+                    continue 'again;
+                }
             }
-            unlink_cookie(r, h);
-            let rest = (*part).nelts - i - 1;
-            if rest == 0 {
-                // The last element of its part: dropping it moves nothing.
-                (*part).nelts = i;
-                break;
+            prev = part;
+            part = (*part).next;
+        }
+        return Some(());
+    }
+}
+
+/// Removes element `i` of `part` (`prev` is the part before it, null for the first).
+unsafe fn remove_at(
+    r: *mut ngx_http_request_t,
+    list: *mut nginx_sys::ngx_list_t,
+    prev: *mut nginx_sys::ngx_list_part_t,
+    part: *mut nginx_sys::ngx_list_part_t,
+    i: usize,
+) -> Option<()> {
+    let size = core::mem::size_of::<ngx_table_elt_t>();
+    let n = (*part).nelts;
+    let elts = (*part).elts.cast::<u8>();
+    if n == 1 {
+        // The part would be empty: drop it from the chain.
+        let next = (*part).next;
+        if !prev.is_null() {
+            (*prev).next = next;
+            if (*list).last == part {
+                (*list).last = prev;
             }
-            // Split: this part ends before the element, a new part holds the rest in place.
-            let tail = nginx_sys::ngx_palloc((*r).pool, core::mem::size_of::<nginx_sys::ngx_list_part_t>())
-                .cast::<nginx_sys::ngx_list_part_t>();
-            if tail.is_null() {
+        } else if !next.is_null() {
+            // The first part is inside the list itself: it takes over the next one.
+            *part = *next;
+            if (*list).last == next {
+                (*list).last = part;
+            }
+        } else {
+            // The only element of the list: an empty first part with a fresh array.
+            let fresh = nginx_sys::ngx_palloc((*r).pool, (*list).nalloc.max(1) * size);
+            if fresh.is_null() {
                 return None;
             }
-            tail.write(nginx_sys::ngx_list_part_t { elts: elts.add(i + 1).cast(), nelts: rest, next: (*part).next });
-            (*part).nelts = i;
-            (*part).next = tail;
-            if (*list).last == part {
-                (*list).last = tail;
-            }
-            break;
+            (*part).elts = fresh;
+            (*part).nelts = 0;
+            (*list).nalloc = (*list).nalloc.max(1);
+            return Some(());
         }
-        part = (*part).next;
+    } else if i == 0 {
+        (*part).elts = elts.add(size).cast();
+        (*part).nelts = n - 1;
+    } else if i == n - 1 {
+        (*part).nelts = n - 1;
+    } else {
+        let tail = nginx_sys::ngx_palloc((*r).pool, core::mem::size_of::<nginx_sys::ngx_list_part_t>())
+            .cast::<nginx_sys::ngx_list_part_t>();
+        if tail.is_null() {
+            return None;
+        }
+        tail.write(nginx_sys::ngx_list_part_t { elts: elts.add((i + 1) * size).cast(), nelts: n - i - 1, next: (*part).next });
+        (*part).nelts = i;
+        (*part).next = tail;
+        if (*list).last == part {
+            (*list).last = tail;
+        }
+    }
+    // The last part's array may now end where its count does: the next push must start
+    // a new part (ngx_list_push does when the last part holds `nalloc` elements).
+    let last = (*list).last;
+    if (*last).nelts > 0 {
+        (*list).nalloc = (*last).nelts;
     }
     Some(())
 }
