@@ -40,6 +40,9 @@ pub struct ReqCtx {
     pub identity: Option<Rc<Identity>>,
     /// A login callback being processed across suspensions.
     pub callback: Option<Box<CallbackFlow>>,
+    /// A variable asked for the identity before the access phase, and the session
+    /// cookie was looked at for it (see `handler::probe_session`).
+    pub probed: bool,
     /// Waiting for the token endpoint to renew the session's access token.
     pub refreshing: bool,
     /// A bearer token being checked across suspensions.
@@ -60,6 +63,7 @@ impl ReqCtx {
             callback: None,
             bearer: None,
             refreshing: false,
+            probed: false,
             body_read: false,
             body_pending: false,
         }

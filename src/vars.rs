@@ -15,7 +15,7 @@ use nginx_sys::{
 use ngx::core::Status;
 use oidc_core::claims_view;
 
-use crate::req_ctx::{existing_ctx, Identity};
+use crate::req_ctx::{existing_ctx, request_ctx, Identity};
 
 const CLAIM_PREFIX: &str = "oidc_claim_";
 
@@ -61,7 +61,18 @@ pub fn register(cf: &mut ngx_conf_t) -> Status {
 }
 
 unsafe fn identity<'a>(r: *mut ngx_http_request_t) -> Option<&'a Identity> {
-    let ctx = existing_ctx((*r).main)?;
+    let main = (*r).main;
+    if let Some(ctx) = existing_ctx(main) {
+        if ctx.identity.is_some() || ctx.probed {
+            return ctx.identity.as_deref();
+        }
+    }
+    // Read before the access phase (`if` in a location runs in the rewrite phase): look
+    // at the session cookie now, as the access phase will.
+    let identity = crate::handler::probe_session(main);
+    let ctx = request_ctx(main)?;
+    ctx.probed = true;
+    ctx.identity = identity;
     ctx.identity.as_deref()
 }
 

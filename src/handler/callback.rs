@@ -62,11 +62,11 @@ struct Failure {
     status: usize,
     reason: String,
     detail: String,
-    user: &'static str,
+    user: std::borrow::Cow<'static, str>,
 }
 
-fn failure(status: u32, reason: impl Into<String>, detail: impl Into<String>, user: &'static str) -> Failure {
-    Failure { status: status as usize, reason: reason.into(), detail: detail.into(), user }
+fn failure(status: u32, reason: impl Into<String>, detail: impl Into<String>, user: impl Into<std::borrow::Cow<'static, str>>) -> Failure {
+    Failure { status: status as usize, reason: reason.into(), detail: detail.into(), user: user.into() }
 }
 
 const BAD_REQUEST: u32 = nginx_sys::NGX_HTTP_BAD_REQUEST;
@@ -122,7 +122,7 @@ unsafe fn fail(r: *mut ngx_http_request_t, p: &Provider, f: Failure, again: Opti
     }
     let title = if f.status == FORBIDDEN as usize { "Sign-in refused" } else { "Sign-in failed" };
     let target = again.filter(|t| return_to::is_safe_local_target(t)).unwrap_or("/");
-    let body = page::html_with_link(title, f.user, Some((target, "Start again")));
+    let body = page::html_with_link(title, &f.user, Some((target, "Start again")));
     page::send_html(r, f.status, &body)
 }
 
@@ -251,11 +251,14 @@ fn op_error(error: &str, description: Option<&str>) -> Next {
         Some(d) => format!("the OP answered error=\"{}\" ({})", sanitize(error), sanitize(d)),
         None => format!("the OP answered error=\"{}\"", sanitize(error)),
     };
-    let user = if error == "access_denied" {
+    let what = if error == "access_denied" {
         "The sign-in was cancelled or refused, so you are not signed in."
     } else {
         "The sign-in service could not sign you in."
     };
+    // The OAuth error code (RFC 6749 4.1.2.1) helps whoever reads the page; it is
+    // printable ASCII here and escaped by the page.
+    let user = format!("{what} (The sign-in service answered: {}.)", sanitize(error));
     failure(FORBIDDEN, "op_error", detail, user).into()
 }
 

@@ -66,6 +66,8 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         return NGX_DONE as ngx_int_t;
     }
     let now = crate::cache::documents::ngx_now();
+    // Whatever a variable read before this phase found is decided again here.
+    ctx.identity = None;
 
     match lcf.bearer.mode() {
         BearerMode::Off => {}
@@ -143,6 +145,36 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         }
         Loaded::Refused(reason) => refused(r, lcf, pidx, p, now, reason),
         Loaded::Absent => unauth::handle(r, lcf, pidx, p, now, false),
+    }
+}
+
+/// The identity of the request's session, for variables read before the access phase.
+/// Only the cookie is looked at (no network, no cookie re-issued); the access phase
+/// makes the real decision later.
+///
+/// # Safety
+/// `r` must be a live main request.
+pub unsafe fn probe_session(r: *mut ngx_http_request_t) -> Option<Rc<Identity>> {
+    let lcf = AuthOidcModule::location_conf(&*r)?;
+    let AuthSetting::Provider(pidx) = lcf.auth else { return None };
+    let mode = lcf.bearer.mode();
+    if mode == BearerMode::Only || (mode == BearerMode::On && ngx_util::header_in(r, "Authorization").is_some()) {
+        return None;
+    }
+    let mcf = AuthOidcModule::main_conf(&*r)?;
+    let p: &Provider = &mcf.providers[pidx];
+    let jar = session::jar(r);
+    let cookies = session::cookies(p);
+    let Sealed::Value(sealed) = cookies.sealed(&jar) else { return None };
+    let now = crate::cache::documents::ngx_now() as u64;
+    if let Some((identity, times)) = session_local::get(pidx, &sealed) {
+        if matches!(times.state(now, p.session_idle_timeout), SessionState::Valid | SessionState::ValidTouch) {
+            return Some(identity);
+        }
+    }
+    match cookies.open(&sealed, now) {
+        Loaded::Valid { session, .. } => Some(Rc::new(identity_of(session))),
+        _ => None,
     }
 }
 
