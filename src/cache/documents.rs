@@ -137,14 +137,17 @@ pub fn jwks(p: &Provider, pidx: usize, meta: &ProviderMetadata, now: i64) -> Doc
 /// A token named a key id the cached set lacks: refresh the set, at most once per
 /// `jwks_refresh_interval` across all workers (random key ids cannot make us hammer the
 /// OP). Returns whether a refresh was started; wait on `p.jwks_key` if so.
-#[allow(dead_code)] // used by ID token and bearer token validation
 pub fn refresh_jwks_for_unknown_kid(p: &Provider, pidx: usize, meta: &ProviderMetadata, now: i64) -> bool {
     let Some(zone) = zone() else { return false };
     if !zone.try_forced_refresh(p.jwks_key, now, p.jwks_refresh_interval as i64) {
         return false;
     }
     LOCAL.with_borrow_mut(|l| l.jwks.remove(&p.jwks_key));
-    matches!(jwks(p, pidx, meta, now), Doc::Pending(_))
+    // The set is now due: this lookup starts the fetch (the old copy is still served
+    // meanwhile, which is why the caller must wait rather than look again at once).
+    let _ = jwks(p, pidx, meta, now);
+    // Another worker holds the fetch lease: look again shortly, when it may be done.
+    is_inflight(p.jwks_key) || start_peer_wait(p.jwks_key)
 }
 
 pub fn zone() -> Option<Zone> {

@@ -85,6 +85,11 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
                 }
                 if let Some(u) = post_logout.as_deref() {
                     q.append_pair("post_logout_redirect_uri", u);
+                    // RP-Initiated Logout 1.0 section 2: an opaque value the OP hands
+                    // back on the way to post_logout_redirect_uri.
+                    if let Ok(state) = oidc_core::random::token(16) {
+                        q.append_pair("state", &state);
+                    }
                 }
             }
             url.to_string()
