@@ -6,7 +6,6 @@
 //! context. They are not cacheable: a variable read before the access phase (in `if`
 //! at the server level, say) must not stick for the rest of the request.
 
-use core::ptr;
 
 use nginx_sys::{
     ngx_conf_t, ngx_http_request_t, ngx_http_variable_value_t, ngx_int_t, ngx_str_t, ngx_uint_t, NGX_ERROR,
@@ -76,12 +75,18 @@ unsafe fn identity<'a>(r: *mut ngx_http_request_t) -> Option<&'a Identity> {
     ctx.identity.as_deref()
 }
 
+/// Sets a variable's value, with every control character (CR, LF, NUL, ...) replaced by
+/// a space: claim values come from the OP, often from what users typed into their
+/// profile, and go into request headers (`proxy_set_header X-Name $oidc_claim_name`),
+/// where a CR LF would start a header of the user's choosing.
 unsafe fn set_value(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, s: &[u8]) -> ngx_int_t {
     let p = nginx_sys::ngx_pnalloc((*r).pool, s.len().max(1)).cast::<u8>();
     if p.is_null() {
         return NGX_ERROR as ngx_int_t;
     }
-    ptr::copy_nonoverlapping(s.as_ptr(), p, s.len());
+    for (i, &b) in s.iter().enumerate() {
+        *p.add(i) = if b < 0x20 || b == 0x7f { b' ' } else { b };
+    }
     (*v).data = p;
     (*v).set_len(s.len() as u32);
     (*v).set_valid(1);

@@ -33,7 +33,8 @@ pub struct IntrospectionRules<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IntrospectionError {
     /// The endpoint answered with an error status (bad client credentials, OP trouble):
-    /// nothing is known about the token.
+    /// nothing is known about the token. (A 400 `unsupported_token_type` or
+    /// `invalid_token`/`invalid_request` is about the token, see `concerns_token`.)
     Refused { status: u16, error: Option<String> },
     /// The answer is not a JSON object, or too long: nothing is known about the token.
     Invalid(String),
@@ -57,7 +58,15 @@ impl IntrospectionError {
     /// Whether this is a verdict on the token (answer `401 invalid_token`, and it may be
     /// cached as a refusal) rather than a failure to get one (answer 5xx, do not cache).
     pub fn concerns_token(&self) -> bool {
-        matches!(self, IntrospectionError::Inactive(_) | IntrospectionError::Rejected(_))
+        match self {
+            IntrospectionError::Inactive(_) | IntrospectionError::Rejected(_) => true,
+            // The OP could not make sense of the token itself (some OPs answer so for
+            // a token format they do not introspect, where RFC 7662 says active=false).
+            IntrospectionError::Refused { status: 400, error: Some(e) } => {
+                matches!(e.as_str(), "unsupported_token_type" | "invalid_token" | "invalid_request")
+            }
+            _ => false,
+        }
     }
 }
 
@@ -101,13 +110,15 @@ pub fn parse_response(status: u16, body: &[u8]) -> Result<Claims, IntrospectionE
     Err(IntrospectionError::Inactive(why.into()))
 }
 
-/// The checks applied to an active answer. Claims the answer leaves out are not
-/// required (RFC 7662 makes all but `active` optional).
+/// The checks applied to an active answer. RFC 7662 makes all but `active` optional,
+/// so a missing `iss` is not held against the token; a missing `aud` is, when audiences
+/// are configured: otherwise any token the OP issued to any client (another app's login,
+/// say) would open an API that names its audience.
 pub fn check_claims(claims: &Claims, rules: &IntrospectionRules<'_>) -> Result<(), IntrospectionError> {
     if claims.contains_key("iss") {
         checks::check_issuer(claims, rules.issuer).map_err(IntrospectionError::Rejected)?;
     }
-    if claims.contains_key("aud") {
+    if claims.contains_key("aud") || !rules.audiences.is_empty() {
         access_token::check_audiences(claims, rules.audiences).map_err(IntrospectionError::Rejected)?;
     }
     checks::check_times(claims, rules.now, rules.clock_skew, false).map_err(|e| match e {
@@ -154,7 +165,7 @@ mod tests {
         let c = checked(&active(json!({})), &[]).unwrap();
         assert_eq!(c["scope"], "read write");
         assert_eq!(c["username"], "alice");
-        assert!(checked(br#"{"active":true}"#, &["api".into()]).is_ok(), "only active is required");
+        assert!(checked(br#"{"active":true}"#, &[]).is_ok(), "only active is required without audiences");
     }
 
     #[test]
@@ -208,7 +219,12 @@ mod tests {
         let api = vec!["https://api.example".to_string()];
         assert!(checked(&active(json!({"aud": "https://api.example"})), &api).is_ok());
         assert!(checked(&active(json!({"aud": ["x", "https://api.example"]})), &api).is_ok());
-        assert!(checked(&active(json!({})), &api).is_ok(), "no aud in the answer");
+        assert_eq!(
+            checked(&active(json!({})), &api).unwrap_err().reason(),
+            "missing_claim",
+            "no aud in the answer while an audience is required"
+        );
+        assert!(checked(&active(json!({})), &[]).is_ok(), "no aud and none required");
         assert!(checked(&active(json!({"aud": "other"})), &[]).is_ok(), "no audiences configured");
         assert_eq!(checked(&active(json!({"aud": "other"})), &api).unwrap_err().reason(), "wrong_audience");
         assert_eq!(checked(&active(json!({"aud": ["a", "b"]})), &api).unwrap_err().reason(), "wrong_audience");

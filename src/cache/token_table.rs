@@ -23,6 +23,15 @@ pub struct Slot {
     len: usize,
 }
 
+/// Frees the entries `doomed` picks. The caller holds the slab mutex.
+fn evict(slots: &mut [Slot], shpool: *mut nginx_sys::ngx_slab_pool_t, doomed: impl Fn(&Slot) -> bool) {
+    for s in slots.iter_mut().filter(|s| !s.data.is_null() && doomed(s)) {
+        // SAFETY: the blob belongs to the slot; the caller holds the mutex.
+        unsafe { nginx_sys::ngx_slab_free_locked(shpool, s.data.cast()) };
+        *s = Slot { key: [0; 32], expires_at: 0, stored_at: 0, data: ptr::null_mut(), len: 0 };
+    }
+}
+
 /// How many slots a zone of `size` bytes gets: about one per 2 KiB of zone.
 pub fn slots_for(size: usize) -> usize {
     (size / 2048).max(64)
@@ -70,7 +79,22 @@ impl Zone {
                 .or_else(|| window.min_by_key(|&i| slots[i].stored_at));
             let Some(i) = target else { return false };
             // SAFETY: slab calls under the mutex we hold.
-            let data = unsafe { nginx_sys::ngx_slab_alloc_locked(shpool, value.len().max(1)) }.cast::<u8>();
+            let alloc = || unsafe { nginx_sys::ngx_slab_alloc_locked(shpool, value.len().max(1)) }.cast::<u8>();
+            let mut data = alloc();
+            if data.is_null() {
+                // The slab is full (big entries fill it before the slots run out): make
+                // room, expired entries first, then the oldest eighth of the table.
+                evict(slots, shpool, |s| s.expires_at <= now);
+                data = alloc();
+            }
+            if data.is_null() {
+                let mut ages: Vec<i64> = slots.iter().filter(|s| !s.data.is_null()).map(|s| s.stored_at).collect();
+                ages.sort_unstable();
+                if let Some(&cut) = ages.get(ages.len() / 8) {
+                    evict(slots, shpool, |s| s.stored_at <= cut);
+                }
+                data = alloc();
+            }
             if data.is_null() {
                 return false;
             }

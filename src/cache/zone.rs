@@ -93,6 +93,9 @@ extern "C" fn init_zone(zone: *mut ngx_shm_zone_t, data: *mut c_void) -> ngx_int
             zone.data = (*shpool).data;
             return Status::NGX_OK.into();
         }
+        // A full zone is reported by the module's own log lines (zone_full), and a
+        // full token table makes room: no [crit] from the allocator for each of them.
+        (*shpool).set_log_nomem(0);
         let hdr = nginx_sys::ngx_slab_calloc(shpool, mem::size_of::<Header>()).cast::<Header>();
         if hdr.is_null() {
             return Status::NGX_ERROR.into();

@@ -15,7 +15,7 @@ use oidc_core::authz_rules::Requirements;
 use oidc_core::bearer::{self, BearerToken};
 use oidc_core::client_auth::ClientAuth;
 use oidc_core::discovery::ProviderMetadata;
-use oidc_core::introspection::{self, IntrospectionRules};
+use oidc_core::introspection::{self, IntrospectionError, IntrospectionRules};
 use oidc_core::token::access_token::{self, AccessTokenRules};
 use oidc_core::token::checks::numeric_date;
 use oidc_core::token::signature::SignatureRules;
@@ -298,7 +298,17 @@ unsafe fn introspect_token(
                 let exp = numeric_date(&claims, "exp");
                 Found::Verdict(Verdict::Valid(Rc::new(identity(claims, token))), exp, true)
             }
-            Err(e) if e.concerns_token() => refused(e.reason().to_string(), "the access token is not active"),
+            Err(IntrospectionError::Rejected(te)) => {
+                refused(format!("bearer_{}", te.reason()), access_token::public_description(&te))
+            }
+            Err(IntrospectionError::Inactive(why)) => {
+                ngx_log!(info, (*(*r).connection).log, "auth_oidc: provider \"{}\": token_inactive: {why}", p.name);
+                refused("token_inactive".into(), "the access token is not active")
+            }
+            Err(e) if e.concerns_token() => {
+                ngx_log!(info, (*(*r).connection).log, "auth_oidc: provider \"{}\": introspection_refused: {e}", p.name);
+                refused("token_inactive".into(), "the access token is not valid")
+            }
             Err(e) => Found::Unavailable("introspection_unavailable", format!("{endpoint}: {e}")),
         };
     }
