@@ -131,8 +131,7 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
     let method = ngx_util::method(r);
     let raw: Vec<u8> = if method == b"POST" {
         if !ctx.body_read {
-            let next = read_body(r, ctx);
-            if !ctx.body_read {
+            if let Some(next) = read_body(r, ctx) {
                 return next;
             }
         }
@@ -262,16 +261,28 @@ fn op_error(error: &str, description: Option<&str>) -> Next {
     failure(FORBIDDEN, "op_error", detail, user).into()
 }
 
-/// Starts reading a form_post body; the request continues when it is complete.
-unsafe fn read_body(r: *mut ngx_http_request_t, ctx: &mut ReqCtx) -> Next {
+/// Starts reading a form_post body. Returns None when it is complete now; otherwise the
+/// request continues when it is (see `body_read`).
+unsafe fn read_body(r: *mut ngx_http_request_t, ctx: &mut ReqCtx) -> Option<Next> {
+    IN_READ.set(true);
     let rc = nginx_sys::ngx_http_read_client_request_body(r, Some(body_read));
+    IN_READ.set(false);
+    if rc == nginx_sys::NGX_OK as ngx_int_t {
+        // Complete already (it came with the headers): the post handler ran inside the
+        // call, and left the bookkeeping to us.
+        ctx.body_read = true;
+        return None;
+    }
     if rc == nginx_sys::NGX_ERROR as ngx_int_t || rc >= nginx_sys::NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t {
-        return Next::Return(rc);
+        return Some(Next::Return(rc));
     }
-    if !ctx.body_read {
-        ctx.body_pending = true;
-    }
-    Next::Return(nginx_sys::NGX_DONE as ngx_int_t)
+    ctx.body_pending = true;
+    Some(Next::Return(nginx_sys::NGX_DONE as ngx_int_t))
+}
+
+thread_local! {
+    /// Inside ngx_http_read_client_request_body: the caller holds the request's context.
+    static IN_READ: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
 }
 
 /// The body has been read (called by nginx, possibly from inside the read call).
@@ -280,6 +291,9 @@ unsafe extern "C" fn body_read(r: *mut ngx_http_request_t) {
     // ngx_http_read_client_request_body took a reference for the read; the request
     // goes on in the phase engine, which does not hand it back.
     (*main).set_count((*main).count() - 1);
+    if IN_READ.get() {
+        return;
+    }
     let Some(ctx) = request_ctx(r) else { return };
     ctx.body_read = true;
     if ctx.body_pending {
