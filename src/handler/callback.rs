@@ -464,6 +464,18 @@ unsafe fn finish(r: *mut ngx_http_request_t, p: &Provider, flow: &mut CallbackFl
         sanitize(&session.sub)
     );
     let target = Some(flow.login.return_to.as_str()).filter(|t| return_to::is_safe_local_target(t)).unwrap_or("/");
+    if p.cookie_samesite == "Strict" {
+        // This navigation began at the OP, another site: a browser does not send
+        // SameSite=Strict cookies on any redirect of it, so a 302 would land without the
+        // session and start a new login. A page of ours that moves on by itself makes
+        // the next hop a same-site navigation.
+        let t = page::escape(target);
+        let body = format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={t}\">\
+             <title>Signed in</title></head>\n<body><p>Signed in. <a href=\"{t}\">Continue</a></p></body></html>\n"
+        );
+        return Next::Return(page::send_html(r, nginx_sys::NGX_HTTP_OK as usize, &body));
+    }
     if ngx_util::add_header(r, "Cache-Control", b"no-store").is_none() || ngx_util::set_location(r, target).is_none() {
         return failure(INTERNAL, "out_of_memory", "cannot add a header", MSG_OP).into();
     }
