@@ -1,7 +1,13 @@
-//! Each worker's own cache of bearer-token verdicts: a hit costs a hash of the token
-//! and a map lookup, with no lock shared with other workers and nothing parsed. It sits
-//! in front of the shared zone's table (see `token_table`), which makes one worker's
+//! Each worker's own cache of bearer-token verdicts: a hit costs a map lookup and one
+//! comparison of the token with the one that was judged, with no hash of the token, no
+//! lock shared with other workers and nothing parsed. It sits in front of the shared
+//! zone's table (see `token_table`, keyed by SHA-256), which makes one worker's
 //! validation (or introspection round trip) count for all.
+//!
+//! The key is the location's validation rules (a hash of its cache namespace) and the
+//! token's last 16 bytes (of a JWT: its signature; of an opaque token: random too); a
+//! hit still compares the whole token, so a token that merely ends the same never
+//! matches.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -20,22 +26,42 @@ pub enum Verdict {
     Refused { reason: Rc<str>, description: Rc<str> },
 }
 
+struct Entry {
+    token: Box<str>,
+    expires_at: i64,
+    verdict: Verdict,
+}
+
+type Key = (u64, [u8; 16]);
+
 thread_local! {
-    static CACHE: RefCell<HashMap<[u8; 32], (i64, Verdict)>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<HashMap<Key, Entry>> = RefCell::new(HashMap::new());
 }
 
-pub fn get(key: &[u8; 32], now: i64) -> Option<Verdict> {
-    CACHE.with_borrow(|c| c.get(key).filter(|(exp, _)| *exp > now).map(|(_, v)| v.clone()))
+fn key(namespace: u64, token: &str) -> Key {
+    let b = token.as_bytes();
+    let mut tail = [0u8; 16];
+    let n = b.len().min(16);
+    tail[..n].copy_from_slice(&b[b.len() - n..]);
+    (namespace, tail)
 }
 
-pub fn put(key: [u8; 32], verdict: Verdict, expires_at: i64, now: i64) {
+pub fn get(namespace: u64, token: &str, now: i64) -> Option<Verdict> {
+    CACHE.with_borrow(|c| {
+        c.get(&key(namespace, token))
+            .filter(|e| e.expires_at > now && *e.token == *token)
+            .map(|e| e.verdict.clone())
+    })
+}
+
+pub fn put(namespace: u64, token: &str, verdict: Verdict, expires_at: i64, now: i64) {
     CACHE.with_borrow_mut(|c| {
         if c.len() >= MAX_ENTRIES {
-            c.retain(|_, (exp, _)| *exp > now);
+            c.retain(|_, e| e.expires_at > now);
             if c.len() >= MAX_ENTRIES {
                 c.clear();
             }
         }
-        c.insert(key, (expires_at, verdict));
+        c.insert(key(namespace, token), Entry { token: token.into(), expires_at, verdict });
     });
 }

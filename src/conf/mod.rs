@@ -58,6 +58,8 @@ pub struct LocConf {
     /// Cache namespace of bearer results (see `BearerConf::cache_namespace`), set when
     /// the provider is resolved.
     pub bearer_ns: String,
+    /// A hash of `bearer_ns`, for the worker's own verdict cache.
+    pub bearer_ns_key: u64,
 }
 
 impl LocConf {
@@ -125,6 +127,7 @@ pub fn merge_loc_conf(cf: &mut ngx_conf_t, prev: &LocConf, conf: &mut LocConf) -
             return NGX_CONF_ERROR;
         };
         conf.bearer_ns = conf.bearer.cache_namespace(&mcf.providers[idx].name);
+        conf.bearer_ns_key = crate::cache::key_hash(&[conf.bearer_ns.as_bytes()]);
         if conf.bearer.mode() != BearerMode::Off && conf.bearer.audiences.is_none() {
             ngx_log!(
                 emerg,

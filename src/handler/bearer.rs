@@ -78,16 +78,20 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
         BearerToken::Token(t) => t,
     };
 
-    let key = TokenCacheKey::new(&lcf.bearer_ns, token);
-    if let Some(v) = token_local::get(&key.0, now) {
+    if let Some(v) = token_local::get(lcf.bearer_ns_key, token, now) {
         return BearerCheck::Done(conclude(r, lcf, p, v));
     }
+    // With the cache off (token_cache_ttl 0 and no negative caching) there is nothing to
+    // look up, and no reason to hash the token.
+    let caching = p.token_cache_ttl > 0 || p.token_cache_negative > 0;
+    let key = caching.then(|| TokenCacheKey::new(&lcf.bearer_ns, token));
     let zone = documents::zone();
-    if let Some(bytes) = zone.as_ref().and_then(|z| z.token_get(&key.0, now)) {
+    let shared = key.as_ref().and_then(|k| zone.as_ref().and_then(|z| z.token_get(&k.0, now)));
+    if let Some(bytes) = shared {
         if let Some(cached) = token_cache::decode(&bytes) {
             let (verdict, exp) = verdict_of(cached, token);
             let until = exp.map_or(now + p.token_cache_ttl as i64, |e| (e as i64).min(now + p.token_cache_ttl as i64));
-            token_local::put(key.0, verdict.clone(), until, now);
+            token_local::put(lcf.bearer_ns_key, token, verdict.clone(), until, now);
             return BearerCheck::Done(conclude(r, lcf, p, verdict));
         }
     }
@@ -100,8 +104,8 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
             return BearerCheck::Done(nginx_sys::NGX_HTTP_SERVICE_UNAVAILABLE as ngx_int_t);
         }
         Found::Verdict(v, exp, cacheable) => {
-            if cacheable {
-                remember(p, &key, &v, exp, now);
+            if let (true, Some(key)) = (cacheable, key.as_ref()) {
+                remember(p, lcf, token, key, &v, exp, now);
             }
             v
         }
@@ -110,7 +114,7 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
 }
 
 /// Caches a fresh verdict in both caches, for as long as it may be trusted.
-fn remember(p: &Provider, key: &TokenCacheKey, verdict: &Verdict, exp: Option<u64>, now: i64) {
+fn remember(p: &Provider, lcf: &LocConf, token: &str, key: &TokenCacheKey, verdict: &Verdict, exp: Option<u64>, now: i64) {
     let lifetimes = CacheLifetimes { max_ttl: p.token_cache_ttl, default_ttl: p.token_cache_ttl, refused_ttl: p.token_cache_negative };
     let (ttl, bytes) = match verdict {
         Verdict::Valid(id) => (lifetimes.valid_for(exp, now as u64), token_cache::encode_valid(exp, &id.claims)),
@@ -122,7 +126,7 @@ fn remember(p: &Provider, key: &TokenCacheKey, verdict: &Verdict, exp: Option<u6
         return;
     }
     let until = now + ttl as i64;
-    token_local::put(key.0, verdict.clone(), until, now);
+    token_local::put(lcf.bearer_ns_key, token, verdict.clone(), until, now);
     if let (Some(zone), Some(bytes)) = (documents::zone(), bytes) {
         // No room is not an error: the worker's own cache still has it.
         let _ = zone.token_put(&key.0, &bytes, until, now);
