@@ -4,7 +4,7 @@ use core::ffi::{c_char, c_void};
 
 use nginx_sys::{ngx_command_t, ngx_conf_t};
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
-use oidc_core::authz_rules::{self, ClaimRule};
+use oidc_core::authz_rules::{self, ClaimRule, Requirements};
 
 use super::{values, LocConf};
 
@@ -43,6 +43,8 @@ pub struct BearerConf {
     pub scopes: Option<Vec<String>>,
     pub claims: Vec<ClaimRule>,
     pub claims_here: bool,
+    /// `scopes` and `claims` together, built once when merging.
+    pub requirements: Requirements,
 }
 
 impl BearerConf {
@@ -58,6 +60,7 @@ impl BearerConf {
         if !self.claims_here {
             self.claims = prev.claims.clone();
         }
+        self.requirements = Requirements { scopes: self.scopes.clone().unwrap_or_default(), claims: self.claims.clone() };
     }
 
     /// What makes two locations' judgements of the same token differ: part of the

@@ -11,7 +11,6 @@
 use std::rc::Rc;
 
 use nginx_sys::{ngx_http_request_t, ngx_int_t};
-use oidc_core::authz_rules::Requirements;
 use oidc_core::bearer::{self, BearerToken};
 use oidc_core::client_auth::ClientAuth;
 use oidc_core::discovery::ProviderMetadata;
@@ -155,10 +154,7 @@ unsafe fn conclude(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider, verd
     let log = (*(*r).connection).log;
     match verdict {
         Verdict::Valid(id) => {
-            let req = Requirements {
-                scopes: lcf.bearer.scopes.clone().unwrap_or_default(),
-                claims: lcf.bearer.claims.clone(),
-            };
+            let req = &lcf.bearer.requirements;
             if let Err(unmet) = req.check(&id.claims) {
                 ngx_log!(warn, log, "auth_oidc: provider \"{}\": insufficient_scope: {}", p.name, unmet);
                 let scope = req.scope_param();

@@ -101,7 +101,7 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         match times.state(now_u, p.session_idle_timeout) {
             SessionState::Valid => {
                 ctx.identity = Some(identity);
-                return pass(r, lcf, p);
+                return pass_session(r, lcf, p);
             }
             SessionState::Expired | SessionState::Idle => session_local::forget(pidx, &sealed),
             // Re-issue below, from the full session.
@@ -141,7 +141,7 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
                 session_local::put(pidx, &sealed, identity.clone(), times, now_u);
                 ctx.identity = Some(identity);
             }
-            pass(r, lcf, p)
+            pass_session(r, lcf, p)
         }
         Loaded::Refused(reason) => refused(r, lcf, pidx, p, now, reason),
         Loaded::Absent => unauth::handle(r, lcf, pidx, p, now, false),
@@ -195,6 +195,25 @@ unsafe fn pass(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> ngx_i
         return INTERNAL_ERROR;
     }
     NGX_OK as ngx_int_t
+}
+
+/// A logged-in user passes if the location's claim rules (`auth_oidc_claim`) hold.
+unsafe fn pass_session(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> ngx_int_t {
+    let rules = &lcf.bearer.requirements.claims;
+    if !rules.is_empty() {
+        let ctx = request_ctx(r);
+        let claims = ctx.as_ref().and_then(|c| c.identity.as_ref()).map(|i| &i.claims);
+        if let Some(failed) = claims.and_then(|c| rules.iter().find(|rule| !rule.holds(c))) {
+            ngx_log!(warn, (*(*r).connection).log, "auth_oidc: provider \"{}\": claim_rule_failed: {}", p.name, failed);
+            return page::send(
+                r,
+                nginx_sys::NGX_HTTP_FORBIDDEN as usize,
+                "Access denied",
+                "You are signed in, but your account is not allowed to see this page.",
+            );
+        }
+    }
+    pass(r, lcf, p)
 }
 
 /// The identity a session gives the request's variables.
