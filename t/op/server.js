@@ -3,6 +3,10 @@
 // control API that lets a test count requests and inject faults.
 //
 //   node t/op/server.js --port PORT [--redirect-uri URI]... [--post-logout-uri URI]...
+//                       [--client-key PEM]
+//
+// --client-key: a private key file; its public half is registered as the key of the
+// client pkjwt-client (token_endpoint_auth_method private_key_jwt).
 //
 // Prints "READY <port>" once listening; stops on SIGTERM/SIGINT.
 //
@@ -13,6 +17,7 @@
 
 import http from 'node:http';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import Provider from 'oidc-provider';
 
@@ -22,6 +27,7 @@ const { values: args } = parseArgs({
     'redirect-uri': { type: 'string', multiple: true, default: [] },
     'post-logout-uri': { type: 'string', multiple: true, default: [] },
     'access-token-format': { type: 'string', default: 'opaque' },
+    'client-key': { type: 'string' },
   },
 });
 const port = Number(args.port);
@@ -45,6 +51,15 @@ const USERS = {
     claims: {
       name: 'Bob Example', preferred_username: 'bob', email: 'bob@example.org', email_verified: false,
       groups: ['staff'],
+    },
+  },
+  // A user with a large, incompressible identity (120 random group names, ~3 KB): her
+  // session does not fit in one cookie (tests of cookie chunking).
+  carol: {
+    password: 'carol-password',
+    claims: {
+      name: 'Carol Example', preferred_username: 'carol', email: 'carol@example.org', email_verified: true,
+      groups: Array.from({ length: 120 }, (_, i) => `group-${i}-${crypto.randomBytes(6).toString('hex')}`),
     },
   },
 };
@@ -99,6 +114,17 @@ const configuration = {
       response_types: [],
       redirect_uris: [],
     },
+    ...(args['client-key'] ? [{
+      ...clientBase,
+      client_id: 'pkjwt-client',
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: {
+        keys: [{
+          ...crypto.createPublicKey(fs.readFileSync(args['client-key'])).export({ format: 'jwk' }),
+          kid: 'pkjwt-1', use: 'sig',
+        }],
+      },
+    }] : []),
   ],
   // PKCE is used when the RP sends it; the confidential clients may also log in
   // without it (to test `pkce off`). Public clients must use it.

@@ -102,13 +102,80 @@ sub _start_node {
 
 # The test OpenID Provider. Extra redirect URIs may be registered; the default is
 # nginx's /oidc_callback.
+#   redirect_uris     => [...]  registered redirect URIs (default nginx's /oidc_callback)
+#   post_logout_uris  => [...]  registered post_logout_redirect_uris (the origin of each
+#                               redirect URI, with a trailing /, is always registered)
+#   client_key        => FILE   a private key (PEM) whose public half is registered for
+#                               the client pkjwt-client (private_key_jwt); see gen_key
+#   args              => [...]  more command line arguments for server.js
 sub start_op {
     my ($self, %opts) = @_;
     $self->{op_port} = $opts{port} || free_port();
     my @uris = @{ $opts{redirect_uris} || ["http://127.0.0.1:$self->{port}/oidc_callback"] };
     $self->_start_node('op', "$ROOT/t/op/server.js", '--port', $self->{op_port},
-        map { ('--redirect-uri', $_) } @uris);
+        (map { ('--redirect-uri', $_) } @uris),
+        (map { ('--post-logout-uri', $_) } @{ $opts{post_logout_uris} || [] }),
+        ($opts{client_key} ? ('--client-key', $opts{client_key}) : ()),
+        @{ $opts{args} || [] });
     return $self;
+}
+
+# The rogue OP (t/op/rogue.js): an OP that issues whatever ID token a test scripts
+# through $t->rogue_control('scenario', {...}). Its issuer is $t->rogue_url; it is also
+# what %%ROGUE%% expands to. Options: end_session => 0 to leave end_session_endpoint out
+# of its discovery document.
+sub start_rogue_op {
+    my ($self, %opts) = @_;
+    $self->{rogue_port} = $opts{port} || free_port();
+    $self->_start_node('rogue', "$ROOT/t/op/rogue.js", '--port', $self->{rogue_port},
+        ($opts{end_session} // 1) ? () : ('--no-end-session'));
+    return $self;
+}
+
+sub rogue_port { $_[0]{rogue_port} }
+sub rogue_url  { "http://127.0.0.1:$_[0]{rogue_port}" }
+
+# The rogue OP's control API. With a hash ref, POSTs it as JSON (e.g. the scenario);
+# otherwise a GET with query parameters. Returns the decoded JSON answer.
+sub rogue_control {
+    my ($self, $what, @rest) = @_;
+    my $url = $self->rogue_url . "/__control/$what";
+    my $r;
+    if (ref $rest[0]) {
+        $r = _http()->request('POST', $url, { headers => { 'Content-Type' => 'application/json' },
+            content => encode_json($rest[0]) });
+    } else {
+        my %params = @rest;
+        my $q = join '&', map { "$_=" . _uri_escape($params{$_}) } sort keys %params;
+        $r = _http()->get($url . ($q ? "?$q" : ''));
+    }
+    die "rogue control $what failed: $r->{status} $r->{content}" unless $r->{success};
+    return decode_json($r->{content});
+}
+
+# How many times the rogue OP served a path.
+sub rogue_count {
+    my ($self, $path) = @_;
+    return $self->rogue_control('stats')->{requests}{$path} // 0;
+}
+
+# A browser (Test::OIDC::Browser) with its own cookie jar, talking to this nginx.
+sub browser {
+    my ($self, %opts) = @_;
+    require Test::OIDC::Browser;
+    return Test::OIDC::Browser->new($self, %opts);
+}
+
+# Writes a new private key (PKCS#8 PEM) into the test directory and returns its path:
+# type rsa (default, 2048 bits) or ec (P-256).
+sub gen_key {
+    my ($self, $name, $type) = @_;
+    my $path = "$self->{dir}/$name";
+    my @alg = ($type // 'rsa') eq 'ec'
+        ? ('-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256')
+        : ('-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048');
+    system("openssl genpkey @alg -out '$path' 2>/dev/null") == 0 or die "openssl genpkey failed";
+    return $path;
 }
 
 sub start_upstream {
@@ -136,7 +203,8 @@ sub stop_op { $_[0]->stop_process('op') }
 ### nginx
 
 # Placeholders: %%TEST_GLOBALS%% (module, pid, error log, foreground), %%PORT%%,
-# %%OP%% (issuer URL), %%OP_PORT%%, %%UPSTREAM%% (host:port), %%TESTDIR%%.
+# %%OP%% (issuer URL), %%OP_PORT%%, %%ROGUE%% (the rogue OP's issuer URL),
+# %%UPSTREAM%% (host:port), %%TESTDIR%%.
 sub expand {
     my ($self, $conf, $error_log) = @_;
     my $d = $self->{dir};
@@ -148,6 +216,7 @@ sub expand {
         PORT         => $self->{port},
         OP           => $self->{op_port} ? $self->op_url : 'http://127.0.0.1:1',
         OP_PORT      => $self->{op_port} // 1,
+        ROGUE        => $self->{rogue_port} ? $self->rogue_url : 'http://127.0.0.1:1',
         UPSTREAM     => '127.0.0.1:' . ($self->{upstream_port} // 1),
         TESTDIR      => $d,
     );
@@ -239,6 +308,31 @@ sub worker_pids {
 }
 
 sub stop_nginx { $_[0]->stop_process('nginx', 'QUIT') }
+
+# Stops nginx and starts it again (with the nginx.conf written last).
+sub restart_nginx {
+    my ($self) = @_;
+    $self->stop_nginx;
+    return $self->start_nginx;
+}
+
+# Reloads nginx (SIGHUP) with the nginx.conf written last, and waits until the new
+# workers have started and the old ones are gone.
+sub reload_nginx {
+    my ($self) = @_;
+    my $master = $self->{pids}{nginx} or die "nginx is not running";
+    my @old = $self->worker_pids;
+    my $before = () = $self->error_log =~ /start worker process \d+/g;
+    kill 'HUP', $master;
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my $now = () = $self->error_log =~ /start worker process \d+/g;
+        my %alive = map { $_ => 1 } $self->worker_pids;
+        return $self if $now > $before && !grep { $alive{$_} } @old;
+        sleep 0.05;
+    }
+    die "nginx did not reload:\n" . $self->error_log;
+}
 
 sub error_log { _slurp("$_[0]{dir}/logs/error.log") }
 
@@ -386,6 +480,12 @@ sub cleanup {
     my ($self) = @_;
     $self->stop_process('nginx', 'QUIT') if $self->{pids}{nginx};
     $self->stop_process($_) for keys %{ $self->{pids} };
+}
+
+# A test stopped by a signal (Ctrl-C, or a closed pipe as in `prove -v x.t | head`)
+# still stops what it started: exit, so that END runs.
+for my $sig (qw(INT TERM HUP PIPE)) {
+    $SIG{$sig} = sub { $SIG{PIPE} = 'IGNORE'; exit 128 };
 }
 
 END {
