@@ -1,7 +1,7 @@
 //! One `oidc_provider` block: its settings after parsing and validation.
 
 use oidc_core::cache_policy::CacheBounds;
-use oidc_core::client_auth::{AuthMethod, SigningKey};
+use oidc_core::client_auth::{AuthMethod, ClientAuth, ClientCredentials, SigningKey};
 use oidc_core::cookie_cipher::CookieCipher;
 
 /// `pkce on|off`; unset means "on when the OP advertises S256".
@@ -122,6 +122,20 @@ impl Provider {
         } else {
             AuthMethod::None
         })
+    }
+
+    /// Client authentication for a request to `endpoint` (token, introspection): the form
+    /// fields and header the configured method needs.
+    pub fn client_credentials(&self, endpoint: &str, now: i64) -> Result<ClientCredentials, String> {
+        ClientAuth {
+            method: self.auth_method(),
+            client_id: &self.client_id,
+            client_secret: self.client_secret.as_deref(),
+            private_key: self.client_private_key.as_ref(),
+            token_endpoint: endpoint,
+            now: now as u64,
+        }
+        .credentials()
     }
 
     /// The path part of `redirect_uri`, which the callback is recognised by.

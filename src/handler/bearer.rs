@@ -12,7 +12,6 @@ use std::rc::Rc;
 
 use nginx_sys::{ngx_http_request_t, ngx_int_t};
 use oidc_core::bearer::{self, BearerToken};
-use oidc_core::client_auth::ClientAuth;
 use oidc_core::discovery::ProviderMetadata;
 use oidc_core::introspection::{self, IntrospectionError, IntrospectionRules};
 use oidc_core::token::access_token::{self, AccessTokenRules};
@@ -312,15 +311,7 @@ unsafe fn introspect_token(
             Err(e) => Found::Unavailable("introspection_unavailable", format!("{endpoint}: {e}")),
         };
     }
-    let creds = ClientAuth {
-        method: p.auth_method(),
-        client_id: &p.client_id,
-        client_secret: p.client_secret.as_deref(),
-        private_key: p.client_private_key.as_ref(),
-        token_endpoint: endpoint,
-        now: now as u64,
-    }
-    .credentials();
+    let creds = p.client_credentials(endpoint, now);
     let creds = match creds {
         Ok(c) => c,
         Err(e) => return Found::Unavailable("client_auth_failed", e),

@@ -17,7 +17,6 @@
 use nginx_sys::{ngx_http_request_t, ngx_int_t};
 use oidc_core::callback_params;
 use oidc_core::claims_view;
-use oidc_core::client_auth::ClientAuth;
 use oidc_core::cookie_header;
 use oidc_core::discovery::ProviderMetadata;
 use oidc_core::login_state::{self, LoginState};
@@ -219,15 +218,7 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
             meta.token_auth_methods()
         );
     }
-    let creds = ClientAuth {
-        method,
-        client_id: &p.client_id,
-        client_secret: p.client_secret.as_deref(),
-        private_key: p.client_private_key.as_ref(),
-        token_endpoint,
-        now: now as u64,
-    }
-    .credentials();
+    let creds = p.client_credentials(token_endpoint, now);
     let creds = match creds {
         Ok(c) => c,
         Err(e) => return failure(INTERNAL, "client_auth_failed", e, MSG_OP).into(),

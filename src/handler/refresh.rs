@@ -11,7 +11,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use nginx_sys::{ngx_http_request_t, ngx_int_t};
-use oidc_core::client_auth::ClientAuth;
 use oidc_core::session::Session;
 use oidc_core::session_cookie::CookieJar;
 use oidc_core::token_exchange::{self, TokenEndpointError};
@@ -58,15 +57,7 @@ pub unsafe fn renew(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sessi
     let (Some(endpoint), Some(refresh_token)) = (meta.token_endpoint.as_deref(), session.refresh_token.as_deref()) else {
         return Refreshed::Continue(session);
     };
-    let creds = ClientAuth {
-        method: p.auth_method(),
-        client_id: &p.client_id,
-        client_secret: p.client_secret.as_deref(),
-        private_key: p.client_private_key.as_ref(),
-        token_endpoint: endpoint,
-        now: now as u64,
-    }
-    .credentials();
+    let creds = p.client_credentials(endpoint, now);
     let creds = match creds {
         Ok(c) => c,
         Err(e) => {
