@@ -94,6 +94,9 @@ pub struct Provider {
     pub post_logout_uri: Option<String>,
     /// Send `id_token_hint` to the end_session_endpoint (keeps the ID token in the session).
     pub logout_token_hint: bool,
+    /// The ID token is in the session only for `logout_token_hint` (not asked for in
+    /// `session_contents`): it may be left out when the session would be too large.
+    pub id_token_for_hint_only: bool,
     /// Where the documents of this provider live in the shared zone.
     /// RFC 7662 endpoint; None: the discovered one.
     pub introspection_endpoint: Option<String>,

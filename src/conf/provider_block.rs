@@ -422,6 +422,7 @@ impl Draft {
             return Err("\"session_timeout\" must be greater than zero".into());
         }
         let mut session_keep = self.session_keep.unwrap_or_default();
+        let id_token_for_hint_only = self.logout_token_hint && !session_keep.id_token;
         if self.logout_token_hint {
             // The hint is the ID token: it must be in the session to be sent.
             session_keep.id_token = true;
@@ -482,6 +483,7 @@ impl Draft {
             logout_uri: self.logout_uri.take(),
             post_logout_uri: self.post_logout_uri.take(),
             logout_token_hint: self.logout_token_hint,
+            id_token_for_hint_only,
             session_purpose,
             introspection_endpoint: self.introspection_endpoint.take(),
             token_cache_ttl: self.token_cache_ttl.unwrap_or(DEFAULT_TOKEN_CACHE_TTL),

@@ -444,8 +444,26 @@ unsafe fn finish(r: *mut ngx_http_request_t, p: &Provider, flow: &mut CallbackFl
         last_seen: now,
     };
     let jar = session::jar(r);
+    let mut session = session;
     if let Err(e) = session::write(r, p, &session, &jar, now) {
-        return failure(INTERNAL, "session_too_large", e, "The session could not be stored.").into();
+        // Without the ID token (kept only as a logout hint) it may fit: a logout
+        // without the hint is better than no login.
+        let retry = p.id_token_for_hint_only && session.id_token.take().is_some();
+        if !retry || session::write(r, p, &session, &jar, now).is_err() {
+            return failure(
+                INTERNAL,
+                "session_too_large",
+                e,
+                "Your account's information is too large to be kept in this site's cookies; the site's administrator must raise a limit.",
+            )
+            .into();
+        }
+        ngx_log!(
+            warn,
+            (*(*r).connection).log,
+            "auth_oidc: provider \"{}\": session_too_large: the ID token is left out of the session (logout will not send id_token_hint): {e}",
+            p.name
+        );
     }
     ngx_log!(
         info,

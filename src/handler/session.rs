@@ -41,12 +41,25 @@ pub unsafe fn attrs(r: *mut ngx_http_request_t, p: &Provider, max_age: Option<i6
     }
 }
 
-/// Adds the Set-Cookie headers that store `session`.
+/// Adds the Set-Cookie headers that store `session`. Refuses a session whose cookies,
+/// with the other cookies the browser sends this site, would make a `Cookie` header
+/// longer than `large_client_header_buffers` allows: nginx would answer every later
+/// request of that browser with 400 (the logout URI too), before the module ever runs.
 ///
 /// # Safety
 /// `r` must be a live request whose response header is not sent yet.
 pub unsafe fn write(r: *mut ngx_http_request_t, p: &Provider, session: &Session, jar: &CookieJar<'_>, now: u64) -> Result<(), String> {
     let (set, stale) = cookies(p).seal(session, jar)?;
+    let ours = |n: &str| n == p.cookie_name || set.iter().any(|(c, _)| c == n) || stale.iter().any(|c| c == n);
+    let others: usize = jar.pairs().filter(|(n, _)| !ours(n)).map(|(n, v)| n.len() + v.len() + 3).sum();
+    let line = "Cookie: ".len() + others + set.iter().map(|(n, v)| n.len() + v.len() + 3).sum::<usize>();
+    let limit = header_line_limit(r);
+    if line > limit {
+        return Err(format!(
+            "the session needs a Cookie header of about {line} bytes, more than large_client_header_buffers allows ({limit}); \
+             raise it (e.g. large_client_header_buffers 4 32k;) or keep less in the session (session_contents, session_claims)"
+        ));
+    }
     let a = attrs(r, p, Some(session.expires_at.saturating_sub(now) as i64));
     for (name, value) in &set {
         add_set_cookie(r, &cookie_header::set_cookie(name, value, &a))?;
@@ -71,6 +84,16 @@ pub unsafe fn clear(r: *mut ngx_http_request_t, p: &Provider, jar: &CookieJar<'_
         add_set_cookie(r, &cookie_header::set_cookie(&name, "", &clear))?;
     }
     Ok(())
+}
+
+/// The longest request header line this server accepts (HTTP/1.x; HTTP/2 and 3 send
+/// each cookie as its own field, for which the same size holds).
+unsafe fn header_line_limit(r: *mut ngx_http_request_t) -> usize {
+    use ngx::http::{HttpModuleServerConf, NgxHttpCoreModule};
+    match NgxHttpCoreModule::server_conf(&*r) {
+        Some(cscf) => cscf.large_client_header_buffers.size,
+        None => 8192,
+    }
 }
 
 /// # Safety
