@@ -28,6 +28,8 @@ const { values: args } = parseArgs({
     'post-logout-uri': { type: 'string', multiple: true, default: [] },
     'access-token-format': { type: 'string', default: 'opaque' },
     'client-key': { type: 'string' },
+    // Lifetime of access tokens in seconds (refresh tests use a short one).
+    'access-token-ttl': { type: 'string', default: '3600' },
   },
 });
 const port = Number(args.port);
@@ -155,6 +157,9 @@ const configuration = {
     address: ['address'],
     groups: ['groups'],
   },
+  // A refresh token for every code grant of a client allowed the refresh_token grant
+  // (oidc-provider's default wants offline_access and a consent prompt).
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   scopes: ['openid', 'offline_access', 'profile', 'email', 'address', 'groups'],
   conformIdTokenClaims: false,
   async findAccount(ctx, id) {
@@ -171,7 +176,7 @@ const configuration = {
   jwks: { keys },
   cookies: { keys: ['test-op-cookie-key-0123456789'] },
   ttl: {
-    AccessToken: 3600, AuthorizationCode: 120, IdToken: 3600, RefreshToken: 86400, Interaction: 600,
+    AccessToken: Number(args['access-token-ttl']), AuthorizationCode: 120, IdToken: 3600, RefreshToken: 86400, Interaction: 600,
     Session: 86400, Grant: 86400, ClientCredentials: 600,
   },
   renderError(ctx, out) {
