@@ -5,7 +5,7 @@ use core::ptr;
 
 use nginx_sys::{
     ngx_command_t, ngx_conf_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_BLOCK, NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_CONF_TAKE3, NGX_HTTP_LOC_CONF,
-    NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
+    NGX_HTTP_LMT_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
 };
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::ngx_string;
@@ -41,7 +41,7 @@ pub static mut COMMANDS: [ngx_command_t; 15] = [
     },
     ngx_command_t {
         name: ngx_string!("auth_oidc_unauth_action"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
+        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
         set: Some(location::cmd_unauth_action),
         conf: NGX_HTTP_LOC_CONF_OFFSET,
         offset: 0,
@@ -65,7 +65,7 @@ pub static mut COMMANDS: [ngx_command_t; 15] = [
     },
     ngx_command_t {
         name: ngx_string!("auth_oidc_bearer"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
+        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
         set: Some(bearer_conf::cmd_bearer),
         conf: NGX_HTTP_LOC_CONF_OFFSET,
         offset: 0,
@@ -89,7 +89,7 @@ pub static mut COMMANDS: [ngx_command_t; 15] = [
     },
     ngx_command_t {
         name: ngx_string!("auth_oidc_audience"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_1MORE) as ngx_uint_t,
+        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_1MORE) as ngx_uint_t,
         set: Some(bearer_conf::cmd_audience),
         conf: NGX_HTTP_LOC_CONF_OFFSET,
         offset: 0,
@@ -113,7 +113,7 @@ pub static mut COMMANDS: [ngx_command_t; 15] = [
     },
     ngx_command_t {
         name: ngx_string!("auth_oidc_scope"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_1MORE) as ngx_uint_t,
+        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_1MORE) as ngx_uint_t,
         set: Some(bearer_conf::cmd_scope),
         conf: NGX_HTTP_LOC_CONF_OFFSET,
         offset: 0,
@@ -121,7 +121,7 @@ pub static mut COMMANDS: [ngx_command_t; 15] = [
     },
     ngx_command_t {
         name: ngx_string!("auth_oidc_claim"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE3) as ngx_uint_t,
+        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE3) as ngx_uint_t,
         set: Some(bearer_conf::cmd_claim),
         conf: NGX_HTTP_LOC_CONF_OFFSET,
         offset: 0,
