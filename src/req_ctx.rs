@@ -1,7 +1,7 @@
 //! Per-request state of the module: a Rust value owned by the request pool.
 //!
 //! nginx keeps one context pointer per module per request (`r->ctx[ctx_index]`). Ours
-//! points to a boxed `ReqCtx` whose pool cleanup drops it, so it may hold owned Rust
+//! points to a `ReqCtx` in the request pool whose pool cleanup drops it, so it may hold owned Rust
 //! values (the identity for variables, a login in progress, a job's result) and they
 //! are freed exactly when nginx frees the request, also when the client went away. The
 //! same cleanup tells the bridge the request is gone, so a late result touches nothing.
@@ -78,13 +78,18 @@ pub unsafe fn request_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut ReqC
     let idx = AuthOidcModule::module().ctx_index;
     let slot = (*r).ctx.add(idx);
     if (*slot).is_null() {
-        let cln = nginx_sys::ngx_pool_cleanup_add((*r).pool, 0);
+        // The context lives in the request pool (no malloc per request); the cleanup
+        // drops it in place when nginx frees the pool.
+        let cln = nginx_sys::ngx_pool_cleanup_add((*r).pool, core::mem::size_of::<ReqCtx>());
         if cln.is_null() {
             return None;
         }
-        let ctx = Box::into_raw(Box::new(ReqCtx::new(r)));
+        let ctx = (*cln).data.cast::<ReqCtx>();
+        if ctx.align_offset(core::mem::align_of::<ReqCtx>()) != 0 {
+            return None;
+        }
+        ctx.write(ReqCtx::new(r));
         (*cln).handler = Some(drop_ctx);
-        (*cln).data = ctx.cast();
         *slot = ctx.cast();
     }
     Some(&mut *(*slot).cast::<ReqCtx>())
@@ -105,8 +110,8 @@ pub unsafe fn existing_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Req
 }
 
 unsafe extern "C" fn drop_ctx(data: *mut core::ffi::c_void) {
-    let ctx = Box::from_raw(data.cast::<ReqCtx>());
+    let ctx = data.cast::<ReqCtx>();
     // The pool is being destroyed: the request is gone for good.
-    waiters::forget(ctx.request);
-    drop(ctx);
+    waiters::forget((*ctx).request);
+    core::ptr::drop_in_place(ctx);
 }

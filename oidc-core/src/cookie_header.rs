@@ -2,17 +2,21 @@
 
 /// The `name=value` pairs of one `Cookie` header, in order. Pairs without `=` are
 /// skipped; surrounding whitespace and double quotes around the value are removed.
+/// Works on bytes (this runs on every request of a logged-in user): only a pair's name
+/// and value are checked to be UTF-8.
 pub fn iter_cookies(header: &[u8]) -> impl Iterator<Item = (&str, &str)> {
     header.split(|&b| b == b';').filter_map(|pair| {
-        let pair = std::str::from_utf8(pair).ok()?.trim();
-        let (name, value) = pair.split_once('=')?;
-        let name = name.trim();
+        let eq = pair.iter().position(|&b| b == b'=')?;
+        let name = pair[..eq].trim_ascii();
         if name.is_empty() {
             return None;
         }
-        let value = value.trim();
-        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
-        Some((name, value))
+        let value = pair[eq + 1..].trim_ascii();
+        let value = match value {
+            [b'"', inner @ .., b'"'] => inner,
+            v => v,
+        };
+        Some((std::str::from_utf8(name).ok()?, std::str::from_utf8(value).ok()?))
     })
 }
 

@@ -29,6 +29,10 @@ impl<'a> CookieJar<'a> {
         self.pairs.iter().map(|(n, _)| *n)
     }
 
+    pub fn pairs(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
+        self.pairs.iter().copied()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }

@@ -2,6 +2,7 @@
 //! shared-memory zone, parsed at most once per worker per version.
 
 pub mod documents;
+pub mod fast_hash;
 pub mod session_local;
 pub mod token_local;
 pub mod token_table;

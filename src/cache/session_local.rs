@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 use oidc_core::session::SessionTimes;
 
+use super::fast_hash::BuildWordHasher;
 use crate::req_ctx::Identity;
 
 /// Sessions remembered per worker (each entry holds its cookie, a few kilobytes).
@@ -26,7 +27,7 @@ struct Entry {
 type Key = (usize, [u8; 16]);
 
 thread_local! {
-    static CACHE: RefCell<HashMap<Key, Entry>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<HashMap<Key, Entry, BuildWordHasher>> = RefCell::new(HashMap::default());
 }
 
 fn key(provider: usize, sealed: &str) -> Option<Key> {

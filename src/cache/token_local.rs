@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use super::fast_hash::BuildWordHasher;
 use crate::req_ctx::Identity;
 
 /// Entries per worker; beyond it expired entries go, then everything (a burst of
@@ -35,7 +36,7 @@ struct Entry {
 type Key = (u64, [u8; 16]);
 
 thread_local! {
-    static CACHE: RefCell<HashMap<Key, Entry>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<HashMap<Key, Entry, BuildWordHasher>> = RefCell::new(HashMap::default());
 }
 
 fn key(namespace: u64, token: &str) -> Key {
