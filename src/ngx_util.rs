@@ -145,22 +145,6 @@ pub unsafe fn header_in<'a>(r: *mut ngx_http_request_t, name: &str) -> Option<&'
     found
 }
 
-/// Every value of the request headers of that name, in order.
-///
-/// # Safety
-/// `r` must be a live request.
-#[allow(dead_code)] // for bearer tokens: more than one Authorization header is refused
-pub unsafe fn headers_in_all<'a>(r: *mut ngx_http_request_t, name: &str) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    each_header(&mut (*r).headers_in.headers, |h| {
-        if bytes(&(*h).key).eq_ignore_ascii_case(name.as_bytes()) {
-            out.push(bytes(&(*h).value));
-        }
-        true
-    });
-    out
-}
-
 /// Removes request headers for which `doomed` says so, without moving any element:
 /// other parts of nginx keep pointers to header elements (`headers_in.host`, the
 /// `Cookie` chain), so the list's parts are narrowed or split around a removed element.

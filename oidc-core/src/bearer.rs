@@ -153,8 +153,21 @@ fn token(value: &[u8]) -> BearerToken<'_> {
 }
 
 fn is_b64token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+    B64TOKEN[b as usize]
 }
+
+/// The b64token characters as a table: checked for every byte of every token, on
+/// every request that carries one.
+const B64TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        i += 1;
+    }
+    t
+};
 
 /// RFC 9110 tchar, the characters of an auth-scheme.
 fn is_tchar(b: u8) -> bool {

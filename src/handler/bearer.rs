@@ -57,7 +57,15 @@ enum Found {
 /// `r` must be the live main request whose access handler is running.
 pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, now: i64) -> BearerCheck {
     let log = (*(*r).connection).log;
-    let authorization = ngx_util::headers_in_all(r, "Authorization");
+    // nginx keeps the Authorization header at hand (and refuses a request with two).
+    let auth = (*r).headers_in.authorization;
+    let one: [&[u8]; 1];
+    let authorization: &[&[u8]] = if auth.is_null() {
+        &[]
+    } else {
+        one = [ngx_util::bytes(&(*auth).value)];
+        &one
+    };
     let jar;
     let alternative = if let Some(h) = &lcf.bearer.token_header {
         ngx_util::header_in(r, h)
@@ -67,7 +75,7 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
     } else {
         None
     };
-    let token = match bearer::extract(&authorization, alternative) {
+    let token = match bearer::extract(authorization, alternative) {
         BearerToken::None => return BearerCheck::NoToken,
         BearerToken::Malformed(m) => {
             ngx_log!(warn, log, "auth_oidc: provider \"{}\": bearer_malformed: {}", p.name, m);
