@@ -55,6 +55,32 @@ pub fn parse(encoded: &[u8]) -> Result<CallbackParams, ParamsError> {
     })
 }
 
+/// A request line with the values of secret parameters (`code`, and tokens an OP might
+/// send) replaced by `[hidden]`, for logs: nginx writes the request line into error and
+/// access log lines, and an authorization code must not end up there.
+pub fn mask_request_line(line: &str) -> Option<String> {
+    let q = line.find('?')?;
+    let end = line[q..].find(' ').map_or(line.len(), |i| q + i);
+    let mut out = String::with_capacity(line.len());
+    out.push_str(&line[..=q]);
+    let mut changed = false;
+    for (i, pair) in line[q + 1..end].split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match pair.split_once('=') {
+            Some((k, v)) if matches!(k, "code" | "id_token" | "access_token" | "refresh_token") && !v.is_empty() => {
+                out.push_str(k);
+                out.push_str("=[hidden]");
+                changed = true;
+            }
+            _ => out.push_str(pair),
+        }
+    }
+    out.push_str(&line[end..]);
+    changed.then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +95,17 @@ mod tests {
         assert_eq!(p.error.as_deref(), Some("access_denied"));
         assert_eq!(p.error_description.as_deref(), Some("User said no"));
         assert_eq!(parse(b"").unwrap(), CallbackParams::default());
+    }
+
+    #[test]
+    fn masks_codes_in_request_lines() {
+        assert_eq!(
+            mask_request_line("GET /cb?code=s3cr3t&state=abc&iss=x HTTP/1.1").as_deref(),
+            Some("GET /cb?code=[hidden]&state=abc&iss=x HTTP/1.1")
+        );
+        assert_eq!(mask_request_line("GET /cb?state=abc&error=access_denied HTTP/1.1"), None);
+        assert_eq!(mask_request_line("GET /cb HTTP/1.1"), None);
+        assert_eq!(mask_request_line("POST /cb HTTP/1.1"), None);
     }
 
     #[test]

@@ -95,6 +95,9 @@ impl From<Failure> for Next {
 /// `r` must be the live main request whose access handler is running.
 pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
     let Some(ctx) = request_ctx(r) else { return INTERNAL as ngx_int_t };
+    if ctx.callback.is_none() && !ctx.body_read {
+        hide_code_from_logs(r);
+    }
     let meta = match documents::discovery(p, pidx, now) {
         Doc::Pending(key) => return waiters::suspend(r, key, watchdog_ms(p)),
         Doc::Failed(reason) => {
@@ -109,6 +112,24 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
             let again = ctx.callback.as_ref().map(|c| c.login.return_to.clone());
             fail(r, p, f, again.as_deref())
         }
+    }
+}
+
+/// nginx puts the request line into every error log line of the request (and `$request`
+/// into access logs): replace the authorization code in it before anything is logged.
+/// (`$args` / `$arg_code` still hold it: do not log them for the redirect URI.)
+unsafe fn hide_code_from_logs(r: *mut ngx_http_request_t) {
+    // The request line ($request, error log lines) and the raw URI ($request_uri); the
+    // callback is answered here, nothing after needs the code in them.
+    for field in [&mut (*r).request_line, &mut (*r).unparsed_uri] {
+        let text = ngx_util::bytes(field);
+        let Some(masked) = core::str::from_utf8(text).ok().and_then(callback_params::mask_request_line) else { continue };
+        let p = nginx_sys::ngx_pnalloc((*r).pool, masked.len()).cast::<u8>();
+        if p.is_null() {
+            return;
+        }
+        core::ptr::copy_nonoverlapping(masked.as_ptr(), p, masked.len());
+        *field = nginx_sys::ngx_str_t { len: masked.len(), data: p };
     }
 }
 
