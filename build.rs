@@ -7,7 +7,20 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     forward_nginx_cfgs();
+    nginx_version_cfgs();
     link_vendored_nginx_binary();
+}
+
+/// `ngx_header_lists`: nginx 1.23.0 made repeated request headers (Cookie, ...) linked
+/// lists (`ngx_table_elt_t::next`, `headers_in.cookie`); 1.22 keeps them in arrays
+/// (`headers_in.cookies`). The few places that walk them are written for both.
+fn nginx_version_cfgs() {
+    println!("cargo::rerun-if-env-changed=DEP_NGINX_VERSION_NUMBER");
+    println!("cargo::rustc-check-cfg=cfg(ngx_header_lists)");
+    let version: u64 = env::var("DEP_NGINX_VERSION_NUMBER").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(u64::MAX);
+    if version >= 1_023_000 {
+        println!("cargo::rustc-cfg=ngx_header_lists");
+    }
 }
 
 /// Passes the features nginx was configured with (`ngx_feature`, `ngx_os`) to rustc, as

@@ -34,7 +34,10 @@ pub unsafe fn add_header(r: *mut ngx_http_request_t, key: &'static str, value: &
         return None;
     }
     (*h).hash = 1;
-    (*h).next = ptr::null_mut();
+    #[cfg(ngx_header_lists)]
+    {
+        (*h).next = ptr::null_mut();
+    }
     (*h).key = ngx_str_t { len: key.len(), data: key.as_ptr().cast_mut() };
     (*h).value = pool_str(r, value)?;
     (*h).lowcase_key = ptr::null_mut();
@@ -56,11 +59,29 @@ pub unsafe fn set_location(r: *mut ngx_http_request_t, url: &str) -> Option<()> 
 /// # Safety
 /// `r` must be a live request.
 pub unsafe fn cookie_headers<'a>(r: *mut ngx_http_request_t) -> Vec<&'a [u8]> {
+    cookie_elements(r).into_iter().map(|h| bytes(&(*h).value)).collect()
+}
+
+/// The `Cookie` header elements, in order (nginx 1.23+: a chain; 1.22: an array).
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn cookie_elements(r: *mut ngx_http_request_t) -> Vec<*mut ngx_table_elt_t> {
     let mut out = Vec::new();
-    let mut h = (*r).headers_in.cookie;
-    while !h.is_null() {
-        out.push(bytes(&(*h).value));
-        h = (*h).next;
+    #[cfg(ngx_header_lists)]
+    {
+        let mut h = (*r).headers_in.cookie;
+        while !h.is_null() {
+            out.push(h);
+            h = (*h).next;
+        }
+    }
+    #[cfg(not(ngx_header_lists))]
+    {
+        let a = &(*r).headers_in.cookies;
+        if !a.elts.is_null() {
+            out.extend_from_slice(core::slice::from_raw_parts(a.elts.cast::<*mut ngx_table_elt_t>(), a.nelts));
+        }
     }
     out
 }
@@ -244,13 +265,28 @@ unsafe fn remove_at(
 }
 
 unsafe fn unlink_cookie(r: *mut ngx_http_request_t, h: *mut ngx_table_elt_t) {
-    let mut link: *mut *mut ngx_table_elt_t = &mut (*r).headers_in.cookie;
-    while !(*link).is_null() {
-        if *link == h {
-            *link = (*h).next;
+    #[cfg(ngx_header_lists)]
+    {
+        let mut link: *mut *mut ngx_table_elt_t = &mut (*r).headers_in.cookie;
+        while !(*link).is_null() {
+            if *link == h {
+                *link = (*h).next;
+                return;
+            }
+            link = &mut (**link).next;
+        }
+    }
+    #[cfg(not(ngx_header_lists))]
+    {
+        let a = &mut (*r).headers_in.cookies;
+        if a.elts.is_null() {
             return;
         }
-        link = &mut (**link).next;
+        let elts = core::slice::from_raw_parts_mut(a.elts.cast::<*mut ngx_table_elt_t>(), a.nelts);
+        if let Some(i) = elts.iter().position(|e| *e == h) {
+            elts.copy_within(i + 1.., i);
+            a.nelts -= 1;
+        }
     }
 }
 
@@ -276,7 +312,10 @@ pub unsafe fn push_header_in(r: *mut ngx_http_request_t, key: &[u8], value: &[u8
     (*h).lowcase_key = lower;
     // The hash nginx's header parser computes, so upstream modules' lookups match.
     (*h).hash = nginx_sys::ngx_hash_key(lower, key.len());
-    (*h).next = ptr::null_mut();
+    #[cfg(ngx_header_lists)]
+    {
+        (*h).next = ptr::null_mut();
+    }
     Some(())
 }
 

@@ -40,8 +40,7 @@ fn is_module_cookie(p: &Provider, name: &str) -> bool {
 
 unsafe fn strip_module_cookies(r: *mut ngx_http_request_t, p: &Provider) -> Option<()> {
     let mut emptied: Vec<*mut ngx_table_elt_t> = Vec::new();
-    let mut h = (*r).headers_in.cookie;
-    while !h.is_null() {
+    for h in ngx_util::cookie_elements(r) {
         let value = ngx_util::bytes(&(*h).value);
         if cookie_header::iter_cookies(value).any(|(n, _)| is_module_cookie(p, n)) {
             let mut kept = String::new();
@@ -59,7 +58,6 @@ unsafe fn strip_module_cookies(r: *mut ngx_http_request_t, p: &Provider) -> Opti
                 ngx_util::set_header_value(r, h, kept.as_bytes())?;
             }
         }
-        h = (*h).next;
     }
     if !emptied.is_empty() {
         ngx_util::remove_headers_in(r, |e| emptied.contains(&e))?;
