@@ -15,8 +15,10 @@ use oidc_core::session::SessionTimes;
 use super::fast_hash::BuildWordHasher;
 use crate::req_ctx::Identity;
 
-/// Sessions remembered per worker (each entry holds its cookie, a few kilobytes).
+/// Sessions remembered per worker, and the memory they may take (each entry holds its
+/// cookie, up to 30 KB for the largest sessions, and the decoded identity).
 const MAX_ENTRIES: usize = 2048;
+const MAX_BYTES: usize = 16 << 20;
 
 struct Entry {
     sealed: Box<str>,
@@ -26,8 +28,20 @@ struct Entry {
 
 type Key = (usize, [u8; 16]);
 
+#[derive(Default)]
+struct Cache {
+    map: HashMap<Key, Entry, BuildWordHasher>,
+    /// Estimated memory of the entries (see `cost`).
+    bytes: usize,
+}
+
+/// What an entry costs: its cookie, and about as much again for the decoded identity.
+fn cost(sealed: &str) -> usize {
+    2 * sealed.len() + 256
+}
+
 thread_local! {
-    static CACHE: RefCell<HashMap<Key, Entry, BuildWordHasher>> = RefCell::new(HashMap::default());
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
 fn key(provider: usize, sealed: &str) -> Option<Key> {
@@ -40,26 +54,36 @@ fn key(provider: usize, sealed: &str) -> Option<Key> {
 pub fn get(provider: usize, sealed: &str) -> Option<(Rc<Identity>, SessionTimes)> {
     let k = key(provider, sealed)?;
     CACHE.with_borrow(|c| {
-        c.get(&k).filter(|e| *e.sealed == *sealed).map(|e| (e.identity.clone(), e.times))
+        c.map.get(&k).filter(|e| *e.sealed == *sealed).map(|e| (e.identity.clone(), e.times))
     })
 }
 
 pub fn put(provider: usize, sealed: &str, identity: Rc<Identity>, times: SessionTimes, now: u64) {
     let Some(k) = key(provider, sealed) else { return };
+    let new = cost(sealed);
     CACHE.with_borrow_mut(|c| {
-        if c.len() >= MAX_ENTRIES {
-            c.retain(|_, e| e.times.expires_at > now);
-            if c.len() >= MAX_ENTRIES {
-                c.clear();
+        if c.map.len() >= MAX_ENTRIES || c.bytes + new > MAX_BYTES {
+            c.map.retain(|_, e| e.times.expires_at > now);
+            c.bytes = c.map.values().map(|e| cost(&e.sealed)).sum();
+            if c.map.len() >= MAX_ENTRIES || c.bytes + new > MAX_BYTES {
+                c.map.clear();
+                c.bytes = 0;
             }
         }
-        c.insert(k, Entry { sealed: sealed.into(), identity, times });
+        if let Some(old) = c.map.insert(k, Entry { sealed: sealed.into(), identity, times }) {
+            c.bytes -= cost(&old.sealed);
+        }
+        c.bytes += new;
     });
 }
 
 /// Forgets a session (logout, or re-issued with new lifetimes).
 pub fn forget(provider: usize, sealed: &str) {
     if let Some(k) = key(provider, sealed) {
-        CACHE.with_borrow_mut(|c| c.remove(&k));
+        CACHE.with_borrow_mut(|c| {
+            if let Some(old) = c.map.remove(&k) {
+                c.bytes -= cost(&old.sealed);
+            }
+        });
     }
 }

@@ -16,9 +16,10 @@ use std::rc::Rc;
 use super::fast_hash::BuildWordHasher;
 use crate::req_ctx::Identity;
 
-/// Entries per worker; beyond it expired entries go, then everything (a burst of
-/// distinct tokens must not grow the worker without bound).
+/// Entries per worker and the memory they may take; beyond either, expired entries go,
+/// then everything (a burst of distinct tokens must not grow the worker without bound).
 const MAX_ENTRIES: usize = 16 * 1024;
+const MAX_BYTES: usize = 16 << 20;
 
 #[derive(Clone)]
 pub enum Verdict {
@@ -35,8 +36,20 @@ struct Entry {
 
 type Key = (u64, [u8; 16]);
 
+#[derive(Default)]
+struct Cache {
+    map: HashMap<Key, Entry, BuildWordHasher>,
+    /// Estimated memory of the entries (see `cost`).
+    bytes: usize,
+}
+
+/// What an entry costs: its token, and about as much again for the claims.
+fn cost(token: &str) -> usize {
+    2 * token.len() + 512
+}
+
 thread_local! {
-    static CACHE: RefCell<HashMap<Key, Entry, BuildWordHasher>> = RefCell::new(HashMap::default());
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
 fn key(namespace: u64, token: &str) -> Key {
@@ -49,20 +62,27 @@ fn key(namespace: u64, token: &str) -> Key {
 
 pub fn get(namespace: u64, token: &str, now: i64) -> Option<Verdict> {
     CACHE.with_borrow(|c| {
-        c.get(&key(namespace, token))
+        c.map
+            .get(&key(namespace, token))
             .filter(|e| e.expires_at > now && *e.token == *token)
             .map(|e| e.verdict.clone())
     })
 }
 
 pub fn put(namespace: u64, token: &str, verdict: Verdict, expires_at: i64, now: i64) {
+    let new = cost(token);
     CACHE.with_borrow_mut(|c| {
-        if c.len() >= MAX_ENTRIES {
-            c.retain(|_, e| e.expires_at > now);
-            if c.len() >= MAX_ENTRIES {
-                c.clear();
+        if c.map.len() >= MAX_ENTRIES || c.bytes + new > MAX_BYTES {
+            c.map.retain(|_, e| e.expires_at > now);
+            c.bytes = c.map.values().map(|e| cost(&e.token)).sum();
+            if c.map.len() >= MAX_ENTRIES || c.bytes + new > MAX_BYTES {
+                c.map.clear();
+                c.bytes = 0;
             }
         }
-        c.insert(key(namespace, token), Entry { token: token.into(), expires_at, verdict });
+        if let Some(old) = c.map.insert(key(namespace, token), Entry { token: token.into(), expires_at, verdict }) {
+            c.bytes -= cost(&old.token);
+        }
+        c.bytes += new;
     });
 }
