@@ -4,7 +4,7 @@ use core::ffi::{c_char, c_void};
 use core::ptr;
 
 use nginx_sys::{
-    ngx_command_t, ngx_conf_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_BLOCK, NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_CONF_TAKE3, NGX_HTTP_LOC_CONF,
+    ngx_command_t, ngx_conf_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_BLOCK, NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_CONF_TAKE3, NGX_HTTP_LOC_CONF,
     NGX_HTTP_LMT_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
 };
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
@@ -13,120 +13,42 @@ use ngx::ngx_string;
 use super::provider_block::cmd_oidc_provider;
 use super::{bearer_conf, location, values, AuthSetting, LocConf, MainConf};
 
+type Handler = extern "C" fn(*mut ngx_conf_t, *mut ngx_command_t, *mut c_void) -> *mut c_char;
+
+/// A directive of the http block (its handler gets the main conf).
+const fn http_cmd(name: ngx_str_t, args: u32, set: Handler) -> ngx_command_t {
+    command(name, NGX_HTTP_MAIN_CONF | args, NGX_HTTP_MAIN_CONF_OFFSET, set)
+}
+
+/// A directive of http, server and location (its handler gets the location conf).
+const fn loc_cmd(name: ngx_str_t, args: u32, set: Handler) -> ngx_command_t {
+    command(name, NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | args, NGX_HTTP_LOC_CONF_OFFSET, set)
+}
+
+/// As `loc_cmd`, also inside `limit_except`.
+const fn lmt_cmd(name: ngx_str_t, args: u32, set: Handler) -> ngx_command_t {
+    loc_cmd(name, NGX_HTTP_LMT_CONF | args, set)
+}
+
+const fn command(name: ngx_str_t, type_: u32, conf: ngx_uint_t, set: Handler) -> ngx_command_t {
+    ngx_command_t { name, type_: type_ as ngx_uint_t, set: Some(set), conf, offset: 0, post: ptr::null_mut() }
+}
+
 pub static mut COMMANDS: [ngx_command_t; 15] = [
-    ngx_command_t {
-        name: ngx_string!("oidc_provider"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_CONF_BLOCK | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(cmd_oidc_provider),
-        conf: NGX_HTTP_MAIN_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("oidc_shared_zone"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(cmd_oidc_shared_zone),
-        conf: NGX_HTTP_MAIN_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("auth_oidc"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1)
-            as ngx_uint_t,
-        set: Some(cmd_auth_oidc),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("auth_oidc_unauth_action"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(location::cmd_unauth_action),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("auth_oidc_set_header"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE2) as ngx_uint_t,
-        set: Some(location::cmd_set_header),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("auth_oidc_pass_cookies"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(location::cmd_pass_cookies),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("auth_oidc_bearer"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(bearer_conf::cmd_bearer),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("auth_oidc_token_header"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(bearer_conf::cmd_token_header),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("auth_oidc_token_cookie"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(bearer_conf::cmd_token_cookie),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("auth_oidc_audience"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_1MORE) as ngx_uint_t,
-        set: Some(bearer_conf::cmd_audience),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("auth_oidc_introspect"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(bearer_conf::cmd_introspect),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("auth_oidc_require_at_jwt"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(bearer_conf::cmd_require_at_jwt),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("auth_oidc_scope"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_1MORE) as ngx_uint_t,
-        set: Some(bearer_conf::cmd_scope),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("auth_oidc_claim"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE3) as ngx_uint_t,
-        set: Some(bearer_conf::cmd_claim),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
+    http_cmd(ngx_string!("oidc_provider"), NGX_CONF_BLOCK | NGX_CONF_TAKE1, cmd_oidc_provider),
+    http_cmd(ngx_string!("oidc_shared_zone"), NGX_CONF_TAKE1, cmd_oidc_shared_zone),
+    loc_cmd(ngx_string!("auth_oidc"), NGX_CONF_TAKE1, cmd_auth_oidc),
+    lmt_cmd(ngx_string!("auth_oidc_unauth_action"), NGX_CONF_TAKE1, location::cmd_unauth_action),
+    loc_cmd(ngx_string!("auth_oidc_set_header"), NGX_CONF_TAKE2, location::cmd_set_header),
+    loc_cmd(ngx_string!("auth_oidc_pass_cookies"), NGX_CONF_TAKE1, location::cmd_pass_cookies),
+    lmt_cmd(ngx_string!("auth_oidc_bearer"), NGX_CONF_TAKE1, bearer_conf::cmd_bearer),
+    loc_cmd(ngx_string!("auth_oidc_token_header"), NGX_CONF_TAKE1, bearer_conf::cmd_token_header),
+    loc_cmd(ngx_string!("auth_oidc_token_cookie"), NGX_CONF_TAKE1, bearer_conf::cmd_token_cookie),
+    lmt_cmd(ngx_string!("auth_oidc_audience"), NGX_CONF_1MORE, bearer_conf::cmd_audience),
+    loc_cmd(ngx_string!("auth_oidc_introspect"), NGX_CONF_TAKE1, bearer_conf::cmd_introspect),
+    loc_cmd(ngx_string!("auth_oidc_require_at_jwt"), NGX_CONF_TAKE1, bearer_conf::cmd_require_at_jwt),
+    lmt_cmd(ngx_string!("auth_oidc_scope"), NGX_CONF_1MORE, bearer_conf::cmd_scope),
+    lmt_cmd(ngx_string!("auth_oidc_claim"), NGX_CONF_TAKE3, bearer_conf::cmd_claim),
     ngx_command_t::empty(),
 ];
 
