@@ -1,6 +1,7 @@
 //! Documents fetched from the OP (discovery, JWKS): shared by all workers through one
 //! shared-memory zone, parsed at most once per worker per version.
 
+pub mod bounded_map;
 pub mod documents;
 pub mod fast_hash;
 pub mod session_local;

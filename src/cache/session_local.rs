@@ -7,12 +7,11 @@
 //! a hit still compares the whole cookie, so a tampered cookie never matches an entry.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use oidc_core::session::SessionTimes;
 
-use super::fast_hash::BuildWordHasher;
+use super::bounded_map::{Bounded, BoundedMap};
 use crate::req_ctx::Identity;
 
 /// Sessions remembered per worker, and the memory they may take (each entry holds its
@@ -28,20 +27,19 @@ struct Entry {
 
 type Key = (usize, [u8; 16]);
 
-#[derive(Default)]
-struct Cache {
-    map: HashMap<Key, Entry, BuildWordHasher>,
-    /// Estimated memory of the entries (see `cost`).
-    bytes: usize,
-}
+impl Bounded for Entry {
+    /// Its cookie, and about as much again for the decoded identity.
+    fn cost(&self) -> usize {
+        2 * self.sealed.len() + 256
+    }
 
-/// What an entry costs: its cookie, and about as much again for the decoded identity.
-fn cost(sealed: &str) -> usize {
-    2 * sealed.len() + 256
+    fn expired(&self, now: i64) -> bool {
+        self.times.expires_at <= now as u64
+    }
 }
 
 thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+    static CACHE: RefCell<BoundedMap<Key, Entry>> = RefCell::new(BoundedMap::new(MAX_ENTRIES, MAX_BYTES));
 }
 
 fn key(provider: usize, sealed: &str) -> Option<Key> {
@@ -54,36 +52,19 @@ fn key(provider: usize, sealed: &str) -> Option<Key> {
 pub fn get(provider: usize, sealed: &str) -> Option<(Rc<Identity>, SessionTimes)> {
     let k = key(provider, sealed)?;
     CACHE.with_borrow(|c| {
-        c.map.get(&k).filter(|e| *e.sealed == *sealed).map(|e| (e.identity.clone(), e.times))
+        c.get(&k).filter(|e| *e.sealed == *sealed).map(|e| (e.identity.clone(), e.times))
     })
 }
 
 pub fn put(provider: usize, sealed: &str, identity: Rc<Identity>, times: SessionTimes, now: u64) {
     let Some(k) = key(provider, sealed) else { return };
-    let new = cost(sealed);
-    CACHE.with_borrow_mut(|c| {
-        if c.map.len() >= MAX_ENTRIES || c.bytes + new > MAX_BYTES {
-            c.map.retain(|_, e| e.times.expires_at > now);
-            c.bytes = c.map.values().map(|e| cost(&e.sealed)).sum();
-            if c.map.len() >= MAX_ENTRIES || c.bytes + new > MAX_BYTES {
-                c.map.clear();
-                c.bytes = 0;
-            }
-        }
-        if let Some(old) = c.map.insert(k, Entry { sealed: sealed.into(), identity, times }) {
-            c.bytes -= cost(&old.sealed);
-        }
-        c.bytes += new;
-    });
+    let entry = Entry { sealed: sealed.into(), identity, times };
+    CACHE.with_borrow_mut(|c| c.insert(k, entry, now as i64));
 }
 
 /// Forgets a session (logout, or re-issued with new lifetimes).
 pub fn forget(provider: usize, sealed: &str) {
     if let Some(k) = key(provider, sealed) {
-        CACHE.with_borrow_mut(|c| {
-            if let Some(old) = c.map.remove(&k) {
-                c.bytes -= cost(&old.sealed);
-            }
-        });
+        CACHE.with_borrow_mut(|c| c.remove(&k));
     }
 }

@@ -10,10 +10,9 @@
 //! matches.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::fast_hash::BuildWordHasher;
+use super::bounded_map::{Bounded, BoundedMap};
 use crate::req_ctx::Identity;
 
 /// Entries per worker and the memory they may take; beyond either, expired entries go,
@@ -36,20 +35,19 @@ struct Entry {
 
 type Key = (u64, [u8; 16]);
 
-#[derive(Default)]
-struct Cache {
-    map: HashMap<Key, Entry, BuildWordHasher>,
-    /// Estimated memory of the entries (see `cost`).
-    bytes: usize,
-}
+impl Bounded for Entry {
+    /// Its token, and about as much again for the claims.
+    fn cost(&self) -> usize {
+        2 * self.token.len() + 512
+    }
 
-/// What an entry costs: its token, and about as much again for the claims.
-fn cost(token: &str) -> usize {
-    2 * token.len() + 512
+    fn expired(&self, now: i64) -> bool {
+        self.expires_at <= now
+    }
 }
 
 thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+    static CACHE: RefCell<BoundedMap<Key, Entry>> = RefCell::new(BoundedMap::new(MAX_ENTRIES, MAX_BYTES));
 }
 
 fn key(namespace: u64, token: &str) -> Key {
@@ -62,27 +60,11 @@ fn key(namespace: u64, token: &str) -> Key {
 
 pub fn get(namespace: u64, token: &str, now: i64) -> Option<Verdict> {
     CACHE.with_borrow(|c| {
-        c.map
-            .get(&key(namespace, token))
-            .filter(|e| e.expires_at > now && *e.token == *token)
-            .map(|e| e.verdict.clone())
+        c.get(&key(namespace, token)).filter(|e| !e.expired(now) && *e.token == *token).map(|e| e.verdict.clone())
     })
 }
 
 pub fn put(namespace: u64, token: &str, verdict: Verdict, expires_at: i64, now: i64) {
-    let new = cost(token);
-    CACHE.with_borrow_mut(|c| {
-        if c.map.len() >= MAX_ENTRIES || c.bytes + new > MAX_BYTES {
-            c.map.retain(|_, e| e.expires_at > now);
-            c.bytes = c.map.values().map(|e| cost(&e.token)).sum();
-            if c.map.len() >= MAX_ENTRIES || c.bytes + new > MAX_BYTES {
-                c.map.clear();
-                c.bytes = 0;
-            }
-        }
-        if let Some(old) = c.map.insert(key(namespace, token), Entry { token: token.into(), expires_at, verdict }) {
-            c.bytes -= cost(&old.token);
-        }
-        c.bytes += new;
-    });
+    let entry = Entry { token: token.into(), expires_at, verdict };
+    CACHE.with_borrow_mut(|c| c.insert(key(namespace, token), entry, now));
 }
