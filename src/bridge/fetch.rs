@@ -2,12 +2,24 @@
 //!
 //! Names are resolved here, on the runtime thread, with the system resolver (getaddrinfo
 //! via tokio's blocking pool): no `resolver` directive is needed and nginx never blocks.
+//!
+//! Redirects: a POST (token, refresh, introspection) follows none, so the code, the
+//! refresh token or the client secret can never be re-sent to a host the configuration
+//! does not name; a 3xx answer is a failure. A GET (discovery, JWKS, userinfo) follows at
+//! most `MAX_REDIRECTS`, each hop checked against the same rules as a configured endpoint
+//! (`issuer_url::check_endpoint_url`: https, or plain http on loopback or with
+//! `allow_http`), so a redirect cannot downgrade a key set to plain http.
 
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 
+use oidc_core::issuer_url;
+
 use crate::conf::Provider;
+
+/// Hops a GET to the OP may take.
+const MAX_REDIRECTS: usize = 3;
 
 /// The per-provider network settings, copied out of the configuration so they can
 /// cross to the runtime thread.
@@ -18,6 +30,7 @@ pub struct ClientSettings {
     pub proxy_from_env: bool,
     pub timeout: Duration,
     pub max_response_size: usize,
+    pub allow_http: bool,
 }
 
 impl ClientSettings {
@@ -28,6 +41,7 @@ impl ClientSettings {
             proxy_from_env: p.proxy_from_env,
             timeout: Duration::from_millis(p.timeout_ms),
             max_response_size: p.max_response_size,
+            allow_http: p.allow_http,
         }
     }
 }
@@ -54,18 +68,36 @@ pub struct OpAnswer {
     pub body: Vec<u8>,
 }
 
+/// One provider's HTTP clients: reqwest has one redirect policy per client.
+struct ProviderClients {
+    /// Follows checked redirects (GET).
+    get: Result<reqwest::Client, String>,
+    /// Follows none (POST).
+    post: Result<reqwest::Client, String>,
+    max: usize,
+}
+
 pub struct Clients {
-    clients: Vec<(Result<reqwest::Client, String>, usize)>,
+    clients: Vec<ProviderClients>,
 }
 
 impl Clients {
     pub fn new(settings: Vec<ClientSettings>) -> Self {
-        Clients { clients: settings.iter().map(|s| (build(s), s.max_response_size)).collect() }
+        let clients = settings
+            .iter()
+            .map(|s| ProviderClients { get: build(s, true), post: build(s, false), max: s.max_response_size })
+            .collect();
+        Clients { clients }
+    }
+
+    fn client(&self, provider: usize, post: bool) -> Result<(&reqwest::Client, usize), String> {
+        let c = self.clients.get(provider).ok_or("no such provider")?;
+        let client = if post { &c.post } else { &c.get };
+        Ok((client.as_ref().map_err(Clone::clone)?, c.max))
     }
 
     pub async fn get(&self, provider: usize, url: &str) -> Result<Fetched, String> {
-        let (client, max) = self.clients.get(provider).ok_or("no such provider")?;
-        let client = client.as_ref().map_err(Clone::clone)?;
+        let (client, max) = self.client(provider, false)?;
         let mut resp = client
             .get(url)
             .header(ACCEPT, "application/json")
@@ -78,15 +110,14 @@ impl Clients {
         }
         let cache_control =
             resp.headers().get(CACHE_CONTROL).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = read_body(&mut resp, *max).await?;
+        let body = read_body(&mut resp, max).await?;
         Ok(Fetched { body, cache_control })
     }
 }
 
 impl Clients {
     pub async fn call(&self, provider: usize, call: OpCall) -> Result<OpAnswer, String> {
-        let (client, max) = self.clients.get(provider).ok_or("no such provider")?;
-        let client = client.as_ref().map_err(Clone::clone)?;
+        let (client, max) = self.client(provider, call.post)?;
         let mut req = if call.post { client.post(&call.url) } else { client.get(&call.url) };
         req = req.header(ACCEPT, "application/json");
         if let Some(a) = call.authorization {
@@ -97,7 +128,11 @@ impl Clients {
         }
         let mut resp = req.send().await.map_err(|e| describe(&e))?;
         let status = resp.status().as_u16();
-        let body = read_body(&mut resp, *max).await?;
+        if resp.status().is_redirection() {
+            // Only a POST gets here (a GET's hops were followed or refused by the policy).
+            return Err(format!("redirect_refused: the OP answered HTTP {status} (a redirect, not followed for a POST)"));
+        }
+        let body = read_body(&mut resp, max).await?;
         Ok(OpAnswer { status, body })
     }
 }
@@ -116,11 +151,26 @@ async fn read_body(resp: &mut reqwest::Response, max: usize) -> Result<Vec<u8>, 
     Ok(body)
 }
 
-fn build(s: &ClientSettings) -> Result<reqwest::Client, String> {
+/// The redirect policy of GETs: at most `MAX_REDIRECTS` hops, each to a URL the
+/// configuration would accept as an endpoint.
+fn checked_redirects(allow_http: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(format!("redirect_refused: more than {MAX_REDIRECTS} redirects"));
+        }
+        match issuer_url::check_endpoint_url(attempt.url().as_str(), allow_http) {
+            Ok(_) => attempt.follow(),
+            Err(why) => attempt.error(format!("redirect_refused: the redirect target {why}")),
+        }
+    })
+}
+
+fn build(s: &ClientSettings, follow: bool) -> Result<reqwest::Client, String> {
+    let policy = if follow { checked_redirects(s.allow_http) } else { reqwest::redirect::Policy::none() };
     let mut b = reqwest::Client::builder()
         .timeout(s.timeout)
         .connect_timeout(s.timeout)
-        .redirect(reqwest::redirect::Policy::limited(3))
+        .redirect(policy)
         .user_agent(concat!("ngx_http_auth_oidc_module/", env!("CARGO_PKG_VERSION")));
     if !s.proxy_from_env {
         // reqwest reads HTTP(S)_PROXY by default; a module inside nginx must not pick up

@@ -23,6 +23,8 @@
 //   /userinfo   the scenario's userinfo (default: the ID token's sub and email)
 //   /logout     end_session_endpoint: records the request, redirects to
 //               post_logout_redirect_uri (with state) or shows a page
+//   /moved/...  the endpoint named by the rest of the path (/moved/jwks is /jwks), so a
+//               redirect can point to a URL whose requests are counted apart
 //
 // Control API (not counted in stats):
 //   POST /__control/scenario   JSON body, replaces the scenario (see DEFAULTS below)
@@ -88,6 +90,7 @@ const DEFAULTS = {
   publish: ['rsa', 'ps', 'ec', 'ed'],   // keys in /jwks
   userinfo: null,        // the userinfo response (default {sub, email})
   sub: 'rogue-user',
+  redirect: {},          // {"/jwks": {"status": 301, "location": "http://..."}}: answer a path with a redirect
 };
 let scenario = { ...DEFAULTS };
 
@@ -351,8 +354,14 @@ const server = http.createServer(async (req, res) => {
   state.requests[path] = (state.requests[path] || 0) + 1;
   state.total += 1;
   state.last[path] = { method: req.method, url: req.url, headers: req.headers, body };
+  const moved = scenario.redirect?.[path];
+  if (moved) {
+    res.writeHead(moved.status || 302, { Location: moved.location, 'Cache-Control': 'no-store' });
+    res.end();
+    return undefined;
+  }
   try {
-    switch (path) {
+    switch (path.startsWith('/moved/') ? path.slice('/moved'.length) : path) {
       case '/.well-known/openid-configuration':
         return send(res, 200, discovery(url), { 'Cache-Control': 'max-age=3600' });
       case '/jwks':
