@@ -84,6 +84,9 @@ struct Local {
     discovery: HashMap<u64, Parsed<ProviderMetadata>>,
     jwks: HashMap<u64, Parsed<Jwks>>,
     inflight: HashSet<u64>,
+    /// When a look at the zone for a key set refreshed by another worker last found
+    /// nothing new (rate limit of those looks, per key).
+    peer_look: HashMap<u64, i64>,
 }
 
 thread_local! {
@@ -140,7 +143,7 @@ pub fn jwks(p: &Provider, pidx: usize, meta: &ProviderMetadata, now: i64) -> Doc
 pub fn refresh_jwks_for_unknown_kid(p: &Provider, pidx: usize, meta: &ProviderMetadata, now: i64) -> bool {
     let Some(zone) = zone() else { return false };
     if !zone.try_forced_refresh(p.jwks_key, now, p.jwks_refresh_interval as i64) {
-        return false;
+        return adopt_peer_refresh(&zone, p.jwks_key, now);
     }
     LOCAL.with_borrow_mut(|l| l.jwks.remove(&p.jwks_key));
     // The set is now due: this lookup starts the fetch (the old copy is still served
@@ -148,6 +151,34 @@ pub fn refresh_jwks_for_unknown_kid(p: &Provider, pidx: usize, meta: &ProviderMe
     let _ = jwks(p, pidx, meta, now);
     // Another worker holds the fetch lease: look again shortly, when it may be done.
     is_inflight(p.jwks_key) || start_peer_wait(p.jwks_key)
+}
+
+/// The forced refresh is rate-limited because another worker did it recently; that
+/// worker's result is in the zone, but this worker's own copy is still fresh and would be
+/// served for up to its whole TTL. So look at the zone: a newer version makes the local
+/// copy due (the caller's next lookup adopts it); a fetch under way is waited for (returns
+/// true: wait on the key). Looks that find nothing new are rate-limited to one per second
+/// per worker, so random key ids cannot make every request take the zone lock.
+fn adopt_peer_refresh(zone: &Zone, key: u64, now: i64) -> bool {
+    if LOCAL.with_borrow(|l| l.peer_look.get(&key) == Some(&now)) {
+        return false;
+    }
+    let Some(local) = LOCAL.with_borrow(|l| l.jwks.get(&key).map(|c| c.version)) else { return false };
+    let Some((version, fetching)) = zone.peek(key, now) else { return false };
+    if version != local || fetching {
+        LOCAL.with_borrow_mut(|l| {
+            if let Some(c) = l.jwks.get_mut(&key) {
+                c.expires_at = i64::MIN;
+            }
+        });
+    }
+    if fetching {
+        return is_inflight(key) || start_peer_wait(key);
+    }
+    if version == local {
+        LOCAL.with_borrow_mut(|l| l.peer_look.insert(key, now));
+    }
+    false
 }
 
 pub fn zone() -> Option<Zone> {

@@ -161,6 +161,12 @@ impl Zone {
         })
     }
 
+    /// The version of `key` in the zone and whether a worker is fetching it now, without
+    /// copying anything (a cheap look for a worker whose own copy is still fresh).
+    pub fn peek(&self, key: u64, now: i64) -> Option<(u64, bool)> {
+        self.locked(|h, _| h.entries.iter().find(|e| e.key == key).map(|e| (e.version, e.lease_until > now)))
+    }
+
     /// Takes the fetch lease of `key` unless another worker holds a live one.
     pub fn try_lease(&self, key: u64, now: i64, until: i64) -> bool {
         self.locked(|h, shpool| {
