@@ -29,10 +29,9 @@ pub struct Identity {
 }
 
 pub struct ReqCtx {
-    /// The request this context belongs to (for the bridge, when the pool is freed).
-    request: *mut ngx_http_request_t,
-    /// Suspended, waiting for the runtime thread.
-    pub waiting: bool,
+    /// Suspended, waiting for the runtime thread: the suspension's id in the bridge's
+    /// wait table (see `bridge::waiters`).
+    pub wait_id: Option<u64>,
     /// The result of this request's own job (token exchange, userinfo ...), delivered
     /// by the bridge before the request is resumed.
     pub outcome: Option<Outcome>,
@@ -54,10 +53,9 @@ pub struct ReqCtx {
 }
 
 impl ReqCtx {
-    fn new(request: *mut ngx_http_request_t) -> Self {
+    fn new() -> Self {
         ReqCtx {
-            request,
-            waiting: false,
+            wait_id: None,
             outcome: None,
             identity: None,
             callback: None,
@@ -88,7 +86,7 @@ pub unsafe fn request_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut ReqC
         if ctx.align_offset(core::mem::align_of::<ReqCtx>()) != 0 {
             return None;
         }
-        ctx.write(ReqCtx::new(r));
+        ctx.write(ReqCtx::new());
         (*cln).handler = Some(drop_ctx);
         *slot = ctx.cast();
     }
@@ -112,6 +110,6 @@ pub unsafe fn existing_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Req
 unsafe extern "C" fn drop_ctx(data: *mut core::ffi::c_void) {
     let ctx = data.cast::<ReqCtx>();
     // The pool is being destroyed: the request is gone for good.
-    waiters::forget((*ctx).request);
+    waiters::forget((*ctx).wait_id);
     core::ptr::drop_in_place(ctx);
 }

@@ -8,17 +8,21 @@
 //! which calls the access handler again; it then finds the document in the cache.
 //! If the client goes away first, nginx frees the request; the pool cleanup removes it
 //! from here, so a late result touches nothing.
+//!
+//! Each suspension has a wait id, kept in the request's context and in the table
+//! (`oidc_core::wait_table`); the table never identifies a suspension by its request
+//! address, which nginx reuses. Every way out (delivery, watchdog, the pool's cleanup)
+//! removes the id from both of the table's maps.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 
 use nginx_sys::{ngx_http_request_t, ngx_int_t, NGX_DONE};
+use oidc_core::wait_table::WaitTable;
 
-use crate::req_ctx::request_ctx;
+use crate::req_ctx::{existing_ctx, request_ctx};
 
 thread_local! {
-    static BY_KEY: RefCell<HashMap<u64, Vec<*mut ngx_http_request_t>>> = RefCell::new(HashMap::new());
-    static WAITING: RefCell<HashSet<*mut ngx_http_request_t>> = RefCell::new(HashSet::new());
+    static TABLE: RefCell<WaitTable<*mut ngx_http_request_t>> = RefCell::new(WaitTable::default());
 }
 
 /// Suspends `r` until `wake_all(key)`; at most `watchdog_ms`, then 504.
@@ -28,9 +32,12 @@ pub fn suspend(r: *mut ngx_http_request_t, key: u64, watchdog_ms: u64) -> ngx_in
         let Some(ctx) = request_ctx(r) else {
             return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
         };
-        ctx.waiting = true;
-        WAITING.with_borrow_mut(|w| w.insert(r));
-        BY_KEY.with_borrow_mut(|m| m.entry(key).or_default().push(r));
+        if let Some(old) = ctx.wait_id.take() {
+            // Not expected (a waiting request's handler returns at once), but never
+            // leave an old suspension listed.
+            TABLE.with_borrow_mut(|t| t.remove(old));
+        }
+        ctx.wait_id = Some(TABLE.with_borrow_mut(|t| t.add(key, r)));
 
         (*r).read_event_handler = Some(nginx_sys::ngx_http_test_reading);
         (*r).write_event_handler = Some(on_watchdog);
@@ -51,18 +58,19 @@ pub fn wake_all(key: u64) {
 /// Hands something to every request still waiting on `key` (on the nginx thread, with
 /// the request alive), then resumes it. Requests freed meanwhile are skipped.
 pub fn deliver(key: u64, mut give: impl FnMut(&mut crate::req_ctx::ReqCtx)) {
-    let list = BY_KEY.with_borrow_mut(|m| m.remove(&key)).unwrap_or_default();
-    for r in list {
-        // Skip requests freed (or already resumed) since they were listed.
-        if WAITING.with_borrow_mut(|w| w.remove(&r)) {
-            // SAFETY: r was in WAITING, so its pool (and the request) is still alive.
-            unsafe {
-                if let Some(ctx) = request_ctx(r) {
-                    give(ctx);
-                }
-                resume(r)
-            };
-        }
+    let ids = TABLE.with_borrow_mut(|t| t.take_key(key));
+    for id in ids {
+        // One at a time: resuming one request may have ended another of the list, whose
+        // pool cleanup removed its id.
+        let Some(r) = TABLE.with_borrow_mut(|t| t.remove(id)) else { continue };
+        // SAFETY: the id was still in the table, so its request's pool (and the request)
+        // is alive: the pool cleanup removes the id before the pool is freed.
+        unsafe {
+            let Some(ctx) = existing_ctx(r).filter(|c| c.wait_id == Some(id)) else { continue };
+            ctx.wait_id = None;
+            give(ctx);
+            resume(r)
+        };
     }
 }
 
@@ -78,9 +86,6 @@ pub fn job_key() -> u64 {
 }
 
 unsafe fn resume(r: *mut ngx_http_request_t) {
-    if let Some(ctx) = request_ctx(r) {
-        ctx.waiting = false;
-    }
     let c = (*r).connection;
     if (*(*c).write).timer_set() != 0 {
         nginx_sys::ngx_del_timer((*c).write);
@@ -98,9 +103,8 @@ unsafe extern "C" fn on_watchdog(r: *mut ngx_http_request_t) {
         return;
     }
     (*wev).set_timedout(0);
-    WAITING.with_borrow_mut(|w| w.remove(&r));
-    if let Some(ctx) = request_ctx(r) {
-        ctx.waiting = false;
+    if let Some(id) = existing_ctx(r).and_then(|ctx| ctx.wait_id.take()) {
+        TABLE.with_borrow_mut(|t| t.remove(id));
     }
     ngx_log!(
         err,
@@ -111,18 +115,16 @@ unsafe extern "C" fn on_watchdog(r: *mut ngx_http_request_t) {
     nginx_sys::ngx_http_finalize_request(r, nginx_sys::NGX_HTTP_GATEWAY_TIME_OUT as ngx_int_t);
 }
 
-/// The request's pool is being destroyed: forget it.
-pub fn forget(r: *mut ngx_http_request_t) {
-    if WAITING.with_borrow_mut(|w| w.remove(&r)) {
-        BY_KEY.with_borrow_mut(|m| {
-            for list in m.values_mut() {
-                list.retain(|x| *x != r);
-            }
-        });
+/// The request's pool is being destroyed: forget its suspension, if any.
+pub fn forget(wait_id: Option<u64>) {
+    if let Some(id) = wait_id {
+        TABLE.with_borrow_mut(|t| t.remove(id));
     }
 }
 
 /// Whether the request is suspended (its handler should not run twice meanwhile).
 pub fn is_waiting(r: *mut ngx_http_request_t) -> bool {
-    WAITING.with_borrow(|w| w.contains(&r))
+    // SAFETY: r is a live request (its access handler is running).
+    let id = unsafe { existing_ctx(r) }.and_then(|ctx| ctx.wait_id);
+    id.is_some_and(|id| TABLE.with_borrow(|t| t.contains(id)))
 }

@@ -9,11 +9,12 @@
 //! an OP that is down is not hammered by every request.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use oidc_core::cache_policy::{self, Freshness};
 use oidc_core::discovery::{self, ProviderMetadata};
+use oidc_core::inflight::{self, Inflight};
 use oidc_core::jwks::{self, Jwks};
 
 use super::zone::Zone;
@@ -25,6 +26,8 @@ use crate::conf::Provider;
 const FAILURE_BACKOFF_SECS: i64 = 2;
 /// How soon a worker re-checks the zone while another worker holds the fetch lease.
 const PEER_RECHECK_MS: u64 = 50;
+/// Deadline of such a wait (it takes PEER_RECHECK_MS unless its completion is lost).
+const PEER_WAIT_DEADLINE_SECS: i64 = 2;
 
 /// Why a document is not available; stored in the zone so every worker can tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,7 +86,9 @@ struct Parsed<T> {
 struct Local {
     discovery: HashMap<u64, Parsed<ProviderMetadata>>,
     jwks: HashMap<u64, Parsed<Jwks>>,
-    inflight: HashSet<u64>,
+    /// Fetches (and waits for another worker's fetch) under way, with deadlines: a
+    /// completion that never comes cannot leave a document pending for good.
+    inflight: Inflight,
     /// When a look at the zone for a key set refreshed by another worker last found
     /// nothing new (rate limit of those looks, per key).
     peer_look: HashMap<u64, i64>,
@@ -215,7 +220,7 @@ fn lookup<T: Document>(p: &Provider, pidx: usize, key: u64, url: &str, now: i64)
                 Freshness::Stale => {
                     let failed_recently = s.failed_at != 0 && now - s.failed_at < FAILURE_BACKOFF_SECS;
                     if !failed_recently && !is_inflight(key) && zone.try_lease(key, now, lease_end(p, now)) {
-                        start_fetch::<T>(pidx, key, url);
+                        start_fetch::<T>(pidx, key, url, lease_end(p, now));
                     }
                     return Doc::Ready(doc);
                 }
@@ -233,7 +238,7 @@ fn lookup<T: Document>(p: &Provider, pidx: usize, key: u64, url: &str, now: i64)
         }
     }
     if zone.try_lease(key, now, lease_end(p, now)) {
-        if !start_fetch::<T>(pidx, key, url) {
+        if !start_fetch::<T>(pidx, key, url, lease_end(p, now)) {
             return Doc::Failed(T::KIND.reason(Failure::NoRuntime));
         }
     } else if !start_peer_wait(key) {
@@ -247,21 +252,34 @@ fn lease_end(p: &Provider, now: i64) -> i64 {
 }
 
 fn is_inflight(key: u64) -> bool {
-    LOCAL.with_borrow(|l| l.inflight.contains(&key))
+    let state = LOCAL.with_borrow_mut(|l| l.inflight.check(key, ngx_now()));
+    if state == inflight::State::Expired {
+        ngx_log!(
+            warn,
+            cycle_log(),
+            "auth_oidc: fetch_lost: a fetch of the OP's documents did not complete in time; starting over"
+        );
+    }
+    state == inflight::State::Running
 }
 
-fn set_inflight(key: u64, on: bool) {
-    LOCAL.with_borrow_mut(|l| if on { l.inflight.insert(key) } else { l.inflight.remove(&key) });
+fn start_inflight(key: u64, deadline: i64) -> u64 {
+    LOCAL.with_borrow_mut(|l| l.inflight.start(key, deadline))
 }
 
-fn start_fetch<T: Document>(pidx: usize, key: u64, url: &str) -> bool {
-    set_inflight(key, true);
+fn finish_inflight(key: u64, gen: u64) {
+    LOCAL.with_borrow_mut(|l| l.inflight.finish(key, gen));
+}
+
+fn start_fetch<T: Document>(pidx: usize, key: u64, url: &str, deadline: i64) -> bool {
+    let gen = start_inflight(key, deadline);
     let url_owned = url.to_owned();
     let ok = bridge::submit(Work::Fetch { provider: pidx, url: url.to_owned() }, move |outcome| {
+        finish_inflight(key, gen);
         on_fetched::<T>(pidx, key, &url_owned, outcome)
     });
     if !ok {
-        set_inflight(key, false);
+        finish_inflight(key, gen);
         if let Some(zone) = zone() {
             zone.record_failure(key, ngx_now(), Failure::NoRuntime as u32);
         }
@@ -270,19 +288,18 @@ fn start_fetch<T: Document>(pidx: usize, key: u64, url: &str) -> bool {
 }
 
 fn start_peer_wait(key: u64) -> bool {
-    set_inflight(key, true);
+    let gen = start_inflight(key, ngx_now() + PEER_WAIT_DEADLINE_SECS);
     let ok = bridge::submit(Work::Sleep { ms: PEER_RECHECK_MS }, move |_| {
-        set_inflight(key, false);
+        finish_inflight(key, gen);
         waiters::wake_all(key);
     });
     if !ok {
-        set_inflight(key, false);
+        finish_inflight(key, gen);
     }
     ok
 }
 
 fn on_fetched<T: Document>(pidx: usize, key: u64, url: &str, outcome: Outcome) {
-    set_inflight(key, false);
     let now = ngx_now();
     let (Some(mcf), Some(zone)) = (bridge::main_conf(), zone()) else { return };
     let p = &mcf.providers[pidx];
