@@ -23,6 +23,7 @@ mod conf;
 mod handler;
 mod ngx_util;
 mod req_ctx;
+mod store_keys;
 mod vars;
 
 use conf::{LocConf, MainConf};

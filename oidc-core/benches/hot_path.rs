@@ -73,6 +73,8 @@ fn session(claims: Claims) -> Session {
         created_at: NOW,
         expires_at: NOW + 8 * 3600,
         last_seen: NOW,
+        sid: None,
+        iss: None,
     }
 }
 

@@ -36,6 +36,12 @@ pub struct Session {
     /// Last time the cookie was re-issued; the idle timeout counts from here.
     #[serde(rename = "l")]
     pub last_seen: u64,
+    /// The OP's session id (`sid` of the ID token), for logout started by the OP.
+    #[serde(rename = "sid", default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The ID token's issuer, when it is not the provider's one (multi-tenant OPs).
+    #[serde(rename = "iss", default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +136,8 @@ mod tests {
             created_at: 1000,
             expires_at: 1000 + 8 * 3600,
             last_seen: 1000,
+            sid: None,
+            iss: None,
         }
     }
 

@@ -146,6 +146,8 @@ mod tests {
             created_at: now,
             expires_at: now + 3600,
             last_seen: now,
+            sid: None,
+            iss: None,
         }
     }
 

@@ -30,6 +30,8 @@ pub enum Work {
     /// One request to the OP on behalf of one browser request (token exchange,
     /// userinfo, introspection): any status comes back, the caller reads it.
     Call { provider: usize, call: OpCall },
+    /// One command for the provider's Redis session store.
+    Store { provider: usize, op: oidc_redis::StoreOp },
 }
 
 /// What comes back.
@@ -37,7 +39,14 @@ pub enum Outcome {
     Fetched(Result<Fetched, String>),
     Slept,
     Answered(Result<OpAnswer, String>),
+    Stored(Result<oidc_redis::StoreAnswer, String>),
+    /// Not the answer to a job: Redis reported that sessions of a provider changed or
+    /// went (None: any of them may have).
+    Invalidated { provider: usize, keys: Option<Vec<String>> },
 }
+
+/// Job id of messages that answer no job (invalidations).
+const NO_JOB: u64 = 0;
 
 type Callback = Box<dyn FnOnce(Outcome)>;
 
@@ -47,6 +56,8 @@ struct Worker {
     callbacks: HashMap<u64, Callback>,
     next_id: u64,
     mcf: *const MainConf,
+    /// Per provider: the health of its Redis store, readable without a round trip.
+    redis_health: Vec<Option<std::sync::Arc<oidc_redis::Health>>>,
 }
 
 thread_local! {
@@ -57,9 +68,10 @@ thread_local! {
 pub fn start_worker(cycle: &mut ngx_cycle_t, mcf: &MainConf) -> Result<(), String> {
     let settings = mcf.providers.iter().map(|p| ClientSettings::from_provider(p)).collect();
     let notify = notify::Notifier::register(cycle, on_wakeup)?;
-    let runtime = runtime::spawn(settings, notify.writer())?;
+    let stores = mcf.providers.iter().map(|p| runtime::StoreSettings::from_provider(p)).collect();
+    let (runtime, redis_health) = runtime::spawn(settings, stores, notify.writer())?;
     WORKER.with_borrow_mut(|w| {
-        *w = Some(Worker { runtime, notify, callbacks: HashMap::new(), next_id: 1, mcf });
+        *w = Some(Worker { runtime, notify, callbacks: HashMap::new(), next_id: 1, mcf, redis_health });
     });
     Ok(())
 }
@@ -77,6 +89,11 @@ pub fn stop_worker() {
 pub fn main_conf() -> Option<&'static MainConf> {
     // SAFETY: the cycle's configuration outlives the worker's use of it.
     WORKER.with_borrow(|w| w.as_ref().map(|w| unsafe { &*w.mcf }))
+}
+
+/// The health of a provider's Redis store (None: it has none, or the bridge is down).
+pub fn redis_health(provider: usize) -> Option<std::sync::Arc<oidc_redis::Health>> {
+    WORKER.with_borrow(|w| w.as_ref().and_then(|w| w.redis_health.get(provider).cloned().flatten()))
 }
 
 /// Submits work; `done` runs later on the nginx thread. Returns false when the bridge is
@@ -98,6 +115,12 @@ pub fn submit(work: Work, done: impl FnOnce(Outcome) + 'static) -> bool {
 fn on_wakeup() {
     let done = WORKER.with_borrow(|w| w.as_ref().map(|w| w.runtime.drain()).unwrap_or_default());
     for (id, outcome) in done {
+        if id == NO_JOB {
+            if let Outcome::Invalidated { provider, keys } = outcome {
+                crate::cache::session_local::forget_redis(provider, keys.as_deref());
+            }
+            continue;
+        }
         // Take the callback out before running it: it may submit new work.
         let cb = WORKER.with_borrow_mut(|w| w.as_mut().and_then(|w| w.callbacks.remove(&id)));
         if let Some(cb) = cb {

@@ -31,6 +31,16 @@ impl<K: Hash + Eq, E: Bounded> BoundedMap<K, E> {
         self.map.get(key)
     }
 
+    /// For changes that keep the entry's cost.
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut E> {
+        self.map.get_mut(key)
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &E) -> bool) {
+        self.map.retain(|k, e| keep(k, e));
+        self.bytes = self.map.values().map(Bounded::cost).sum();
+    }
+
     pub fn insert(&mut self, key: K, entry: E, now: i64) {
         let new = entry.cost();
         if self.full(new) {

@@ -344,7 +344,7 @@ fn on_fetched<T: Document>(pidx: usize, key: u64, url: &str, outcome: Outcome) {
             ngx_log!(err, log, "auth_oidc: provider \"{}\": {}: GET {} failed: {}", p.name, reason, url, msg);
             zone.record_failure(key, now, Failure::Unavailable as u32);
         }
-        Outcome::Slept | Outcome::Answered(_) => {}
+        Outcome::Slept | Outcome::Answered(_) | Outcome::Stored(_) | Outcome::Invalidated { .. } => {}
     }
     waiters::wake_all(key);
 }

@@ -8,6 +8,7 @@ pub mod session_local;
 pub mod token_local;
 pub mod token_table;
 pub mod zone;
+pub mod zone_sessions;
 
 /// A stable 64-bit key for an entry of the shared zone (FNV-1a over the parts, with a
 /// separator so ("ab","c") and ("a","bc") differ). It must be the same in every worker

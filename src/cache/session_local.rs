@@ -12,6 +12,7 @@ use std::rc::Rc;
 use oidc_core::session::SessionTimes;
 
 use super::bounded_map::{Bounded, BoundedMap};
+use super::zone_sessions::Validity;
 use crate::req_ctx::Identity;
 
 /// Sessions remembered per worker, and the memory they may take (each entry holds its
@@ -23,6 +24,18 @@ struct Entry {
     sealed: Box<str>,
     identity: Rc<Identity>,
     times: SessionTimes,
+    backing: Backing,
+}
+
+/// Where the cached session lives, and what says the copy is still current.
+#[derive(Clone)]
+pub enum Backing {
+    /// The cookie is the session: nothing else to check.
+    Cookie,
+    /// In the shared zone, read as `validity` (see `zone_sessions`).
+    Zone { key: [u8; 32], validity: Validity },
+    /// In Redis, read (or last confirmed) at `checked_ms` under the store's `epoch`.
+    Redis { key: Rc<str>, epoch: u64, checked_ms: u64 },
 }
 
 type Key = (usize, [u8; 16]);
@@ -50,16 +63,53 @@ fn key(provider: usize, sealed: &str) -> Option<Key> {
 
 /// The identity and lifetimes of a session already opened with exactly this cookie.
 pub fn get(provider: usize, sealed: &str) -> Option<(Rc<Identity>, SessionTimes)> {
+    get_backed(provider, sealed).map(|(i, t, _)| (i, t))
+}
+
+/// As `get`, with where the session lives.
+pub fn get_backed(provider: usize, sealed: &str) -> Option<(Rc<Identity>, SessionTimes, Backing)> {
     let k = key(provider, sealed)?;
     CACHE.with_borrow(|c| {
-        c.get(&k).filter(|e| *e.sealed == *sealed).map(|e| (e.identity.clone(), e.times))
+        c.get(&k).filter(|e| *e.sealed == *sealed).map(|e| (e.identity.clone(), e.times, e.backing.clone()))
     })
 }
 
 pub fn put(provider: usize, sealed: &str, identity: Rc<Identity>, times: SessionTimes, now: u64) {
+    put_backed(provider, sealed, identity, times, Backing::Cookie, now)
+}
+
+pub fn put_backed(provider: usize, sealed: &str, identity: Rc<Identity>, times: SessionTimes, backing: Backing, now: u64) {
     let Some(k) = key(provider, sealed) else { return };
-    let entry = Entry { sealed: sealed.into(), identity, times };
+    let entry = Entry { sealed: sealed.into(), identity, times, backing };
     CACHE.with_borrow_mut(|c| c.insert(k, entry, now as i64));
+}
+
+/// Records that a cached server-side session was confirmed current (new validity, and
+/// the idle clock moved to `last_seen`).
+pub fn confirm(provider: usize, sealed: &str, backing: Backing, last_seen: u64) {
+    let Some(k) = key(provider, sealed) else { return };
+    CACHE.with_borrow_mut(|c| {
+        if let Some(e) = c.get_mut(&k).filter(|e| *e.sealed == *sealed) {
+            e.backing = backing;
+            e.times.last_seen = e.times.last_seen.max(last_seen);
+        }
+    });
+}
+
+/// Forgets every cached session stored under one of `keys` in Redis (None: all of the
+/// provider's Redis sessions), after another host or worker changed or removed them.
+pub fn forget_redis(provider: usize, keys: Option<&[String]>) {
+    CACHE.with_borrow_mut(|c| {
+        c.retain(|k, e| {
+            if k.0 != provider {
+                return true;
+            }
+            match &e.backing {
+                Backing::Redis { key, .. } => keys.is_some_and(|ks| !ks.iter().any(|x| **x == **key)),
+                _ => true,
+            }
+        })
+    });
 }
 
 /// Forgets a session (logout, or re-issued with new lifetimes).

@@ -12,7 +12,7 @@ use nginx_sys::{ngx_conf_t, ngx_int_t, ngx_shm_zone_t, ngx_slab_pool_t, ngx_str_
 use ngx::core::Status;
 use ngx::http::HttpModule;
 
-const MAGIC: u64 = 0x6f69_6463_5f7a_6e02;
+const MAGIC: u64 = 0x6f69_6463_5f7a_6e03;
 /// Two entries per provider (discovery, JWKS); room for many providers and for the
 /// entries of providers removed by a reload until they are evicted.
 const MAX_ENTRIES: usize = 128;
@@ -37,11 +37,22 @@ struct Entry {
 #[repr(C)]
 pub(super) struct Header {
     magic: u64,
-    next_version: u64,
+    pub(super) next_version: u64,
     entries: [Entry; MAX_ENTRIES],
     /// Validated-token results (see `token_table`).
     pub(super) tokens: *mut super::token_table::Slot,
     pub(super) token_slots: usize,
+    /// Server-side sessions (`session_store zone`, see `zone_sessions`).
+    pub(super) sessions: *mut super::zone_sessions::SessionSlot,
+    pub(super) session_slots: usize,
+    /// Bumped whenever a session is removed (logout, eviction) or rewritten: a worker's
+    /// cached copy validated under another generation is looked up again. Read without
+    /// the mutex, on the hot path.
+    pub(super) session_gen: core::sync::atomic::AtomicU64,
+    /// Single-flight leases (refresh grants), shared by all workers.
+    pub(super) leases: [super::zone_sessions::Lease; super::zone_sessions::LEASES],
+    /// Last `zone_full` log line (one per minute).
+    pub(super) full_logged_at: i64,
 }
 
 /// What a reader learns about an entry. `bytes` is filled only when the entry holds a
@@ -109,6 +120,13 @@ extern "C" fn init_zone(zone: *mut ngx_shm_zone_t, data: *mut c_void) -> ngx_int
         if !table.is_null() {
             (*hdr).tokens = table.cast();
             (*hdr).token_slots = slots;
+        }
+        // The session table's slots (one per 4 KiB of zone; blobs from the slab).
+        let slots = super::zone_sessions::slots_for(zone.shm.size);
+        let table = nginx_sys::ngx_slab_calloc(shpool, slots * mem::size_of::<super::zone_sessions::SessionSlot>());
+        if !table.is_null() {
+            (*hdr).sessions = table.cast();
+            (*hdr).session_slots = slots;
         }
         (*shpool).data = hdr.cast();
         zone.data = hdr.cast();

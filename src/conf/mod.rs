@@ -7,6 +7,7 @@ mod provider;
 mod provider_block;
 mod values;
 mod zone_conf;
+pub mod session_store;
 
 use core::ffi::c_char;
 

@@ -108,6 +108,8 @@ pub struct Provider {
     pub access_token_algs: Option<Vec<String>>,
     /// Binds sealed sessions to this provider and client (see `SessionCookies`).
     pub session_purpose: Vec<u8>,
+    /// Where sessions live (`session_store`).
+    pub session_store: super::session_store::SessionStore,
     pub discovery_key: u64,
     pub jwks_key: u64,
 }

@@ -15,6 +15,7 @@ use oidc_core::jose::verify::SUPPORTED_ALGS;
 use oidc_core::{auth_request, issuer_url, return_to};
 
 use super::provider::*;
+use super::session_store::SessionStore;
 use super::values;
 use super::MainConf;
 use crate::cache::key_hash;
@@ -67,6 +68,7 @@ struct Draft {
     token_cache_ttl: Option<u64>,
     token_cache_negative: Option<u64>,
     access_token_algs: Option<Vec<String>>,
+    session_store: Option<SessionStore>,
 }
 
 /// `oidc_provider NAME { ... }` in the http block.
@@ -246,6 +248,7 @@ impl Draft {
             "id_token_alg" => self.id_token_algs = Some(with_name(n, alg_list(v))?),
             "clock_skew" => self.clock_skew = Some(with_name(n, values::seconds(one(n, v)?))?),
             "userinfo" => self.userinfo = with_name(n, values::flag(one(n, v)?))?,
+            "session_store" => self.session_store = Some(with_name(n, SessionStore::parse(one(n, v)?))?),
             "session_timeout" => self.session_timeout = Some(with_name(n, values::seconds(one(n, v)?))?),
             "session_idle_timeout" => {
                 self.session_idle_timeout = Some(with_name(n, values::seconds(one(n, v)?))?)
@@ -436,6 +439,8 @@ impl Draft {
             }
         }
 
+        let mut session_store = self.session_store.take().unwrap_or(SessionStore::Cookie);
+        session_store.request_zone(cf).map_err(|e| format!("\"session_store\": {e}"))?;
         let session_purpose = format!("session\n{issuer}\n{client_id}").into_bytes();
         let discovery_key = key_hash(&[b"discovery", issuer.as_bytes(), config_url.as_bytes()]);
         let jwks_key = key_hash(&[b"jwks", issuer.as_bytes(), config_url.as_bytes()]);
@@ -485,6 +490,7 @@ impl Draft {
             logout_token_hint: self.logout_token_hint,
             id_token_for_hint_only,
             session_purpose,
+            session_store,
             introspection_endpoint: self.introspection_endpoint.take(),
             token_cache_ttl: self.token_cache_ttl.unwrap_or(DEFAULT_TOKEN_CACHE_TTL),
             token_cache_negative: self.token_cache_negative.unwrap_or(0),

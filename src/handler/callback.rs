@@ -463,6 +463,8 @@ unsafe fn finish(r: *mut ngx_http_request_t, p: &Provider, flow: &mut CallbackFl
         created_at: now,
         expires_at: now + p.session_timeout,
         last_seen: now,
+        sid: claims.get("sid").and_then(|s| s.as_str()).map(str::to_owned),
+        iss: None,
     };
     let jar = session::jar(r);
     let mut session = session;
