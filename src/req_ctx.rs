@@ -50,6 +50,17 @@ pub struct ReqCtx {
     pub body_read: bool,
     /// The access handler is waiting for the body (the read continues asynchronously).
     pub body_pending: bool,
+    /// The answer to this request's last session-store command.
+    pub store_reply: Option<crate::handler::store_io::Reply>,
+    /// A server-side session loaded before a suspension (refresh in progress).
+    pub loaded: Option<(oidc_core::session::Session, crate::cache::session_local::Backing)>,
+    /// A single-flight refresh in progress.
+    pub flight: Option<crate::handler::refresh::Flight>,
+    /// The reference of the session a login is creating in the store.
+    pub new_ref: Option<oidc_core::session_ref::SessionRef>,
+    /// Logout with a Redis store: the step reached, and the ID token for the hint.
+    pub logout_step: u8,
+    pub logout_hint: Option<String>,
 }
 
 impl ReqCtx {
@@ -64,6 +75,12 @@ impl ReqCtx {
             probed: false,
             body_read: false,
             body_pending: false,
+            store_reply: None,
+            loaded: None,
+            flight: None,
+            new_ref: None,
+            logout_step: 0,
+            logout_hint: None,
         }
     }
 }

@@ -353,6 +353,12 @@ pub fn ngx_now() -> i64 {
     nginx_sys::ngx_time() as i64
 }
 
+/// nginx's cached time in milliseconds (no system call).
+pub fn ngx_now_ms() -> u64 {
+    let tp = nginx_sys::ngx_timeofday();
+    tp.sec as u64 * 1000 + tp.msec as u64
+}
+
 fn cycle_log() -> *mut nginx_sys::ngx_log_t {
     ngx::log::ngx_cycle_log().as_ptr()
 }

@@ -46,6 +46,8 @@ pub struct CallbackFlow {
     /// Userinfo claims and their JSON text.
     userinfo: Option<(Claims, String)>,
     kid_refreshed: bool,
+    /// The session built, kept while a server-side store writes it.
+    session: Option<Session>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -203,6 +205,7 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
         claims: None,
         userinfo: None,
         kid_refreshed: false,
+        session: None,
     }));
 
     // RFC 9207: the answer says which OP sent it; a mix-up attack would show another.
@@ -413,7 +416,7 @@ unsafe fn advance(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: 
                 flow.userinfo = Some((claims, text));
                 flow.step = Step::Finish;
             }
-            Step::Finish => return finish(r, p, flow, now),
+            Step::Finish => return finish(r, pidx, p, flow, now),
         }
     }
 }
@@ -442,32 +445,13 @@ pub(super) fn allowed_algs(configured: Option<&Vec<String>>, meta: &ProviderMeta
     }
 }
 
-unsafe fn finish(r: *mut ngx_http_request_t, p: &Provider, flow: &mut CallbackFlow, now: i64) -> Next {
+unsafe fn finish(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, flow: &mut CallbackFlow, now: i64) -> Next {
     let now = now as u64;
-    let token = flow.token.take().expect("exchanged");
-    let claims = flow.claims.take().expect("validated");
-    let sub = claims.get("sub").and_then(|s| s.as_str()).unwrap_or_default().to_owned();
-    let (ui_claims, ui_text) = match flow.userinfo.take() {
-        Some((c, t)) => (Some(c), Some(t)),
-        None => (None, None),
-    };
-    let keep = p.session_keep;
-    let session = Session {
-        claims: claims_view::session_claims(&claims, ui_claims.as_ref(), p.session_claims.as_deref()),
-        sub,
-        id_token: token.id_token.clone().filter(|_| keep.id_token),
-        access_token: Some(token.access_token.clone()).filter(|_| keep.access_token),
-        refresh_token: token.refresh_token.clone().filter(|_| keep.refresh_token),
-        access_expires_at: token.expires_in().map_or(0, |e| now + e),
-        userinfo: ui_text.filter(|_| keep.userinfo),
-        created_at: now,
-        expires_at: now + p.session_timeout,
-        last_seen: now,
-        sid: claims.get("sid").and_then(|s| s.as_str()).map(str::to_owned),
-        iss: None,
-    };
+    if p.session_store.is_server_side() {
+        return finish_stored(r, pidx, p, flow, now);
+    }
+    let mut session = build_session(p, flow, now);
     let jar = session::jar(r);
-    let mut session = session;
     if let Err(e) = session::write(r, p, &session, &jar, now) {
         // Without the ID token (kept only as a logout hint) it may fit: a logout
         // without the hint is better than no login.
@@ -488,6 +472,11 @@ unsafe fn finish(r: *mut ngx_http_request_t, p: &Provider, flow: &mut CallbackFl
             p.name
         );
     }
+    logged_in(r, p, flow, &session)
+}
+
+/// The session exists: log it and send the browser where it started.
+unsafe fn logged_in(r: *mut ngx_http_request_t, p: &Provider, flow: &mut CallbackFlow, session: &Session) -> Next {
     ngx_log!(
         info,
         (*(*r).connection).log,
@@ -512,6 +501,56 @@ unsafe fn finish(r: *mut ngx_http_request_t, p: &Provider, flow: &mut CallbackFl
         return failure(INTERNAL, "out_of_memory", "cannot add a header", MSG_OP).into();
     }
     Next::Return(nginx_sys::NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t)
+}
+
+/// A server-side session: stored (suspending for Redis), then the reference cookie.
+unsafe fn finish_stored(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, flow: &mut CallbackFlow, now: u64) -> Next {
+    if flow.session.is_none() {
+        flow.session = Some(build_session(p, flow, now));
+    }
+    let session = flow.session.as_ref().expect("built");
+    match super::stored::create(r, pidx, p, session, now) {
+        super::stored::Created::Return(rc) => return Next::Return(rc),
+        super::stored::Created::Failed(e) => {
+            return failure(
+                nginx_sys::NGX_HTTP_SERVICE_UNAVAILABLE,
+                "session_store_unavailable",
+                e,
+                "Your session could not be stored right now. Please try again in a moment.",
+            )
+            .into()
+        }
+        super::stored::Created::Done => {}
+    }
+    let session = flow.session.take().expect("built");
+    logged_in(r, p, flow, &session)
+}
+
+/// The session of a completed login, from the token response, the validated ID token's
+/// claims and the userinfo.
+fn build_session(p: &Provider, flow: &mut CallbackFlow, now: u64) -> Session {
+    let token = flow.token.take().expect("exchanged");
+    let claims = flow.claims.take().expect("validated");
+    let sub = claims.get("sub").and_then(|s| s.as_str()).unwrap_or_default().to_owned();
+    let (ui_claims, ui_text) = match flow.userinfo.take() {
+        Some((c, t)) => (Some(c), Some(t)),
+        None => (None, None),
+    };
+    let keep = p.session_keep;
+    Session {
+        claims: claims_view::session_claims(&claims, ui_claims.as_ref(), p.session_claims.as_deref()),
+        sub,
+        id_token: token.id_token.clone().filter(|_| keep.id_token),
+        access_token: Some(token.access_token.clone()).filter(|_| keep.access_token),
+        refresh_token: token.refresh_token.clone().filter(|_| keep.refresh_token),
+        access_expires_at: token.expires_in().map_or(0, |e| now.saturating_add(e)),
+        userinfo: ui_text.filter(|_| keep.userinfo),
+        created_at: now,
+        expires_at: now + p.session_timeout,
+        last_seen: now,
+        sid: claims.get("sid").and_then(|s| s.as_str()).map(str::to_owned),
+        iss: None,
+    }
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

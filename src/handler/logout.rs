@@ -58,12 +58,23 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
     };
 
     let jar = session::jar(r);
-    if let Sealed::Value(v) = session::cookies(p).sealed(&jar) {
-        session_local::forget(pidx, &v);
-    }
-    let id_token = match session::cookies(p).load(&jar, now as u64) {
-        Loaded::Valid { session, .. } => session.id_token,
-        _ => None,
+    let id_token = if p.session_store.is_server_side() {
+        // The stored session ends here, for every copy of the cookie on every host.
+        match session::cookies(p).sealed(&jar) {
+            Sealed::Value(v) => match super::stored::end(r, pidx, p, &v, now) {
+                Ok(hint) => hint,
+                Err(rc) => return rc,
+            },
+            _ => None,
+        }
+    } else {
+        if let Sealed::Value(v) = session::cookies(p).sealed(&jar) {
+            session_local::forget(pidx, &v);
+        }
+        match session::cookies(p).load(&jar, now as u64) {
+            Loaded::Valid { session, .. } => session.id_token,
+            _ => None,
+        }
     };
     if session::clear(r, p, &jar).is_err() {
         return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;

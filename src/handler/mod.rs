@@ -12,8 +12,10 @@ mod login_redirect;
 mod logout;
 mod op_call;
 mod page;
-mod refresh;
+pub mod refresh;
 mod session;
+pub mod store_io;
+mod stored;
 mod unauth;
 
 use std::rc::Rc;
@@ -66,8 +68,10 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         return NGX_DONE as ngx_int_t;
     }
     let now = crate::cache::documents::ngx_now();
-    // Whatever a variable read before this phase found is decided again here.
+    // Whatever a variable read before this phase found is decided again here, and from
+    // now on variables show only what this handler decides (never a cookie re-read).
     ctx.identity = None;
+    ctx.probed = true;
 
     match lcf.bearer.mode() {
         BearerMode::Off => {}
@@ -95,6 +99,9 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         Sealed::Incomplete => return refused(r, lcf, pidx, p, now, "session_chunk_missing"),
         Sealed::Value(v) => v,
     };
+    if p.session_store.is_server_side() {
+        return stored::access(r, lcf, pidx, p, &sealed, now);
+    }
     let now_u = now as u64;
     // Hot path: a session this worker opened before, with exactly this cookie.
     if let Some((identity, times)) = session_local::get(pidx, &sealed).filter(|(_, t)| !t.refresh_due(now_u)) {
@@ -110,18 +117,20 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     }
     match cookies.open(&sealed, now_u) {
         Loaded::Valid { mut session, mut touch } => {
-            if session.times().refresh_due(now_u) {
+            let mut renewed = false;
+            if session.times().refresh_due(now_u) || ctx.flight.is_some() {
                 let before = session.access_expires_at;
-                match refresh::renew(r, pidx, p, session, &jar, now) {
+                match refresh::renew(r, pidx, p, session, &jar, now, None) {
                     refresh::Refreshed::Return(rc) => return rc,
                     refresh::Refreshed::Ended => {
                         session_local::forget(pidx, &sealed);
                         let _ = session::clear(r, p, &jar);
                         return unauth::handle(r, lcf, pidx, p, now, false);
                     }
-                    refresh::Refreshed::Continue(s) => {
+                    refresh::Refreshed::Continue(s, _) => {
                         // Renewed: the cookie was re-issued already.
-                        touch = touch && s.access_expires_at == before;
+                        renewed = s.access_expires_at != before;
+                        touch = touch && !renewed;
                         session = s;
                     }
                 }
@@ -134,12 +143,22 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
                 if let Err(e) = session::write(r, p, &session, &jar, now_u) {
                     ngx_log!(err, (*(*r).connection).log, "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
                 }
-                ctx.identity = Some(Rc::new(identity_of(session)));
+                if let Some(ctx) = request_ctx(r) {
+                    ctx.identity = Some(Rc::new(identity_of(session)));
+                }
             } else {
                 let times = session.times();
                 let identity = Rc::new(identity_of(session));
-                session_local::put(pidx, &sealed, identity.clone(), times, now_u);
-                ctx.identity = Some(identity);
+                // A renewed session is not cached under the old cookie: a copy of that
+                // cookie must not pick up the new tokens from this worker's cache.
+                if renewed {
+                    session_local::forget(pidx, &sealed);
+                } else {
+                    session_local::put(pidx, &sealed, identity.clone(), times, now_u);
+                }
+                if let Some(ctx) = request_ctx(r) {
+                    ctx.identity = Some(identity);
+                }
             }
             pass_session(r, lcf, p)
         }
@@ -167,6 +186,9 @@ pub unsafe fn probe_session(r: *mut ngx_http_request_t) -> Option<Rc<Identity>> 
     let cookies = session::cookies(p);
     let Sealed::Value(sealed) = cookies.sealed(&jar) else { return None };
     let now = crate::cache::documents::ngx_now() as u64;
+    if p.session_store.is_server_side() {
+        return stored::probe(pidx, p, &sealed, now as i64);
+    }
     if let Some((identity, times)) = session_local::get(pidx, &sealed) {
         if matches!(times.state(now, p.session_idle_timeout), SessionState::Valid | SessionState::ValidTouch) {
             return Some(identity);
@@ -217,7 +239,7 @@ unsafe fn pass_session(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) 
 }
 
 /// The identity a session gives the request's variables.
-fn identity_of(session: Session) -> Identity {
+pub(crate) fn identity_of(session: Session) -> Identity {
     let mut claims = session.claims;
     claims.insert("sub".into(), serde_json::Value::String(session.sub));
     Identity { kind: "session", claims, id_token: session.id_token, access_token: session.access_token, userinfo: session.userinfo }

@@ -71,6 +71,22 @@ pub unsafe fn write(r: *mut ngx_http_request_t, p: &Provider, session: &Session,
     Ok(())
 }
 
+/// Adds the Set-Cookie header of a server-side session's reference (and clears the
+/// chunks of a cookie session the browser may still have).
+///
+/// # Safety
+/// As for `write`.
+pub unsafe fn write_ref(r: *mut ngx_http_request_t, p: &Provider, sealed_ref: &str, max_age: u64) -> Result<(), String> {
+    let a = attrs(r, p, Some(max_age as i64));
+    add_set_cookie(r, &cookie_header::set_cookie(&p.cookie_name, sealed_ref, &a))?;
+    let jar = jar(r);
+    let clear = attrs(r, p, Some(0));
+    for name in cookies(p).stale_chunks(1, &jar) {
+        add_set_cookie(r, &cookie_header::set_cookie(&name, "", &clear))?;
+    }
+    Ok(())
+}
+
 /// Adds Set-Cookie headers that delete every session cookie the browser sent.
 ///
 /// # Safety
