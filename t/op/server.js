@@ -314,7 +314,7 @@ function control(req, res, url) {
       state.delays[path] = Number(q.get('ms') || 0);
       break;
     case 'fail':
-      state.fails[path] = { status: Number(q.get('status') || 500), mode: q.get('mode') || 'status' };
+      state.fails[path] = { status: Number(q.get('status') || 500), mode: q.get('mode') || 'status', error: q.get('error') };
       break;
     case 'header':
       state.headers[path] = { ...(state.headers[path] || {}), [q.get('name').toLowerCase()]: q.get('value') };
@@ -387,6 +387,10 @@ const server = http.createServer(async (req, res) => {
     } else if (fail.mode === 'garbage') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end('not json{');
+    } else if (fail.error) {
+      // An OAuth error answer (RFC 6749 5.2), e.g. invalid_grant or invalid_client.
+      res.writeHead(fail.status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      res.end(JSON.stringify({ error: fail.error, error_description: 'injected' }));
     } else {
       res.writeHead(fail.status, { 'Content-Type': 'text/plain' });
       res.end(`injected failure ${fail.status}\n`);
