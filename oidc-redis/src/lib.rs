@@ -1,30 +1,24 @@
 //! The Redis session store of ngx_http_auth_oidc_module, with no nginx symbols: it runs on
 //! a worker's runtime thread (a current-thread tokio runtime) and is tested here against
-//! real `redis-server` processes.
+//! real `redis-server` processes (tests/).
 //!
-//! INTERFACE SKELETON (to be implemented): the module crate codes against exactly these
-//! signatures.
+//! - `url`: the `session_store` values that name Redis;
+//! - `config`, `tls`: the fred client built from them;
+//! - `store`: the commands, each bounded by the timeout;
+//! - `tracking`, `health`: client-side-caching invalidations and whether they flow.
 
-use std::sync::Arc;
+mod config;
+mod health;
+mod store;
+mod tls;
+mod tracking;
+mod url;
+
 use std::time::Duration;
 
-/// A `session_store` value naming Redis, parsed at configuration time.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RedisUrl {/* topology, nodes, tls, username, password (never Debug-printed), db, sentinel master */}
-
-impl RedisUrl {
-    /// `redis://[user:password@]host:port[/db]`, `rediss://...` (TLS),
-    /// `redis-sentinel://[user:password@]h1:p1,h2:p2/MASTER[/db]`,
-    /// `redis-cluster://[user:password@]seed1:p1,seed2:p2`. The error says what is wrong
-    /// (for the `[emerg]`), without the password.
-    pub fn parse(_s: &str) -> Result<RedisUrl, String> {
-        unimplemented!()
-    }
-    /// The URL with the password masked, for logs.
-    pub fn redacted(&self) -> String {
-        unimplemented!()
-    }
-}
+pub use health::Health;
+pub use store::RedisStore;
+pub use url::{RedisUrl, Topology};
 
 pub struct StoreSettings {
     /// Bound of every command (connect included): an answer or an error within it.
@@ -58,45 +52,4 @@ pub enum StoreAnswer {
     Value(Option<Vec<u8>>),
     Flag(bool),
     Done,
-}
-
-/// What the nginx thread may read without a round trip: whether invalidations are
-/// being received, and an epoch that changes whenever they may have been missed.
-#[derive(Default)]
-pub struct Health {/* atomics */}
-
-impl Health {
-    /// True while the connection is up and client tracking is on.
-    pub fn tracking_live(&self) -> bool {
-        unimplemented!()
-    }
-    /// Changes (increases) at every (re)connection or tracking restart: a cached
-    /// entry validated under another epoch may have missed an invalidation.
-    pub fn epoch(&self) -> u64 {
-        unimplemented!()
-    }
-}
-
-pub struct RedisStore {/* fred client(s) */}
-
-impl RedisStore {
-    /// Creates the client and starts connecting in the background (reconnecting with
-    /// backoff forever); never blocks. Must be called inside the tokio runtime.
-    /// `on_invalidate` runs on the runtime thread with the keys (under the tracking
-    /// prefix) another connection changed, deleted, or that expired or were evicted;
-    /// None means "everything may have changed" (flush).
-    pub fn connect(
-        _url: &RedisUrl,
-        _settings: StoreSettings,
-        _on_invalidate: Box<dyn Fn(Option<Vec<String>>) + Send + Sync>,
-    ) -> Result<RedisStore, String> {
-        unimplemented!()
-    }
-    pub fn health(&self) -> Arc<Health> {
-        unimplemented!()
-    }
-    /// Runs one command, bounded by the timeout. Errors name the reason (no key, no value).
-    pub async fn run(&self, _op: StoreOp) -> Result<StoreAnswer, String> {
-        unimplemented!()
-    }
 }

@@ -1,0 +1,36 @@
+//! What the nginx thread may read without a round trip. Written only by the store's
+//! tracking task (on the runtime thread), read by anyone.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// What the nginx thread may read without a round trip: whether invalidations are
+/// being received, and an epoch that changes whenever they may have been missed.
+#[derive(Default)]
+pub struct Health {
+    live: AtomicBool,
+    epoch: AtomicU64,
+}
+
+impl Health {
+    /// True while the connection is up and client tracking is on.
+    pub fn tracking_live(&self) -> bool {
+        self.live.load(Ordering::Acquire)
+    }
+    /// Changes (increases) at every (re)connection or tracking restart: a cached
+    /// entry validated under another epoch may have missed an invalidation.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Invalidations may have been (or be about to be) missed: not live, new epoch.
+    pub(crate) fn lost(&self) {
+        self.live.store(false, Ordering::Release);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+    /// Tracking is (again) on everywhere: a new epoch first, then live, so that a reader
+    /// that sees `live` also sees the epoch that entries validated from now on carry.
+    pub(crate) fn restored(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.live.store(true, Ordering::Release);
+    }
+}
