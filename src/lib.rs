@@ -21,8 +21,10 @@ mod bridge;
 mod cache;
 mod conf;
 mod handler;
+mod header_snapshot;
 mod ngx_util;
 mod req_ctx;
+mod spoof_guard;
 mod vars;
 
 use conf::{LocConf, MainConf};
@@ -91,7 +93,11 @@ impl HttpModule for AuthOidcModule {
     }
 
     unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
-        handler::register(&mut *cf).into()
+        let cf = &mut *cf;
+        match handler::register(cf) {
+            Status::NGX_OK => spoof_guard::register(cf).into(),
+            other => other.into(),
+        }
     }
 }
 

@@ -54,6 +54,10 @@ pub struct LocConf {
     pub set_headers: Vec<SetHeader>,
     pub set_headers_here: bool,
     pub pass_cookies: Option<bool>,
+    /// The provider whose cookies the client's request loses before anything else sees
+    /// it: this location's, or under `auth_oidc off` the one of the level above (see
+    /// `spoof_guard`). Set when merging.
+    pub cookie_provider: Option<usize>,
     pub bearer: BearerConf,
     /// Cache namespace of bearer results (see `BearerConf::cache_namespace`), set when
     /// the provider is resolved.
@@ -122,6 +126,16 @@ pub fn merge_loc_conf(cf: &mut ngx_conf_t, prev: &LocConf, conf: &mut LocConf) -
             }
         }
     }
+    conf.cookie_provider = match conf.auth {
+        AuthSetting::Provider(idx) => Some(idx),
+        AuthSetting::Off => match &prev.auth {
+            AuthSetting::Provider(idx) => Some(*idx),
+            // The http level is never merged itself: its name is resolved here.
+            AuthSetting::Named { name, .. } => crate::AuthOidcModule::main_conf(cf).and_then(|m| m.provider_index(name)),
+            _ => prev.cookie_provider,
+        },
+        _ => None,
+    };
     if let AuthSetting::Provider(idx) = conf.auth {
         let Some(mcf) = crate::AuthOidcModule::main_conf(cf) else {
             return NGX_CONF_ERROR;

@@ -57,14 +57,15 @@ enum Found {
 /// `r` must be the live main request whose access handler is running.
 pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, now: i64) -> BearerCheck {
     let log = (*(*r).connection).log;
-    // nginx keeps the Authorization header at hand (and refuses a request with two).
-    let auth = (*r).headers_in.authorization;
+    // nginx refuses a request with two Authorization headers. Read as the client sent
+    // it: `auth_oidc_set_header Authorization` removed the client's copy before now.
     let one: [&[u8]; 1];
-    let authorization: &[&[u8]] = if auth.is_null() {
-        &[]
-    } else {
-        one = [ngx_util::bytes(&(*auth).value)];
-        &one
+    let authorization: &[&[u8]] = match ngx_util::header_in(r, "Authorization") {
+        None => &[],
+        Some(v) => {
+            one = [v];
+            &one
+        }
     };
     let jar;
     let alternative = if let Some(h) = &lcf.bearer.token_header {
