@@ -185,6 +185,32 @@ unsafe fn conclude(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider, verd
     }
 }
 
+/// A browser session in a location that requires a scope (`auth_oidc_scope`): scopes
+/// are what an access token grants, and a session shows none (its tokens stay inside
+/// the sealed cookie, and the token response's `scope` is not kept), so it is refused
+/// with 403 `insufficient_scope`, as a token without the scope would be. None when the
+/// location requires no scope.
+///
+/// # Safety
+/// `r` must be a live request whose header is not sent.
+pub unsafe fn refuse_session_scope(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> Option<ngx_int_t> {
+    let scope = lcf.bearer.requirements.scope_param()?;
+    ngx_log!(
+        warn,
+        (*(*r).connection).log,
+        "auth_oidc: provider \"{}\": scope_needs_token: this location requires scope \"{}\" and the request has a browser session but no access token, answering 403",
+        p.name,
+        scope
+    );
+    Some(challenge(
+        r,
+        p,
+        Some(ErrorCode::InsufficientScope),
+        Some("this resource requires an access token with the scope"),
+        Some(&scope),
+    ))
+}
+
 /// An RFC 6750 challenge; without `error`, the bare one for a request with no token.
 ///
 /// # Safety

@@ -197,8 +197,12 @@ unsafe fn pass(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> ngx_i
     NGX_OK as ngx_int_t
 }
 
-/// A logged-in user passes if the location's claim rules (`auth_oidc_claim`) hold.
+/// A logged-in user passes if the location requires no scope and its claim rules
+/// (`auth_oidc_claim`) hold.
 unsafe fn pass_session(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> ngx_int_t {
+    if let Some(rc) = bearer::refuse_session_scope(r, lcf, p) {
+        return rc;
+    }
     let rules = &lcf.bearer.requirements.claims;
     if !rules.is_empty() {
         let ctx = request_ctx(r);
