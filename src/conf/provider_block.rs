@@ -36,6 +36,7 @@ struct Draft {
     allow_http: bool,
     ssl_verify: Option<bool>,
     ssl_trusted_certificate: Option<String>,
+    ssl_crl: Option<String>,
     proxy_from_env: bool,
     timeout_ms: Option<u64>,
     max_response_size: Option<usize>,
@@ -183,12 +184,19 @@ impl Draft {
             "client_id" => self.client_id = Some(text(n, v)?),
             "client_secret" => self.client_secret = Some(text(n, v)?),
             "redirect_uri" => self.redirect_uri = Some(text(n, v)?),
-            "scope" => self.scope = Some(text(n, v)?),
+            "scope" => {
+                // One or more arguments (NGINX Plus), or one quoted with spaces.
+                let args = v.iter().map(|a| values::utf8(a)).collect::<Result<Vec<_>, _>>();
+                let args = args.map_err(|e| format!("\"scope\" {e}"))?;
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                self.scope = Some(with_name(n, auth_request::scope_from_args(&refs))?);
+            }
             "extra_auth_args" => self.extra_auth_args = Some(text(n, v)?),
             "pkce" => self.pkce = Some(with_name(n, values::flag(one(n, v)?))?),
             "allow_http" => self.allow_http = with_name(n, values::flag(one(n, v)?))?,
             "ssl_verify" => self.ssl_verify = Some(with_name(n, values::flag(one(n, v)?))?),
             "ssl_trusted_certificate" => self.ssl_trusted_certificate = Some(text(n, v)?),
+            "ssl_crl" => self.ssl_crl = Some(text(n, v)?),
             "proxy_from_env" => self.proxy_from_env = with_name(n, values::flag(one(n, v)?))?,
             "introspection_endpoint" => {
                 let u = text(n, v)?;
@@ -376,6 +384,14 @@ impl Draft {
             Some(path) => Some(read_pem_bundle(cf, path)?),
         };
 
+        let ssl_crl = match &self.ssl_crl {
+            None => None,
+            Some(_) if !ssl_verify => {
+                return Err("\"ssl_crl\" has no effect with \"ssl_verify off\"".into());
+            }
+            Some(path) => Some(read_crl(cf, path)?),
+        };
+
         if self.session_secrets.is_empty() {
             conf_warn!(
                 cf,
@@ -437,10 +453,16 @@ impl Draft {
         }
 
         let session_purpose = format!("session\n{issuer}\n{client_id}").into_bytes();
-        let discovery_key = key_hash(&[b"discovery", issuer.as_bytes(), config_url.as_bytes()]);
-        let jwks_key = key_hash(&[b"jwks", issuer.as_bytes(), config_url.as_bytes()]);
+        // The TLS trust a document was fetched under is part of its cache key: a provider
+        // with `ssl_verify off`, or without the `ssl_crl` that refuses the OP's certificate,
+        // must not fill the cache (or its failure record) of one with stricter settings.
+        let verify: &[u8] = if ssl_verify { b"verify" } else { b"no-verify" };
+        let trusted = ssl_trusted_certificate.as_deref().unwrap_or_default();
+        let crl = ssl_crl.as_deref().unwrap_or_default();
+        let discovery_key = key_hash(&[b"discovery", issuer.as_bytes(), config_url.as_bytes(), verify, trusted, crl]);
+        let jwks_key = key_hash(&[b"jwks", issuer.as_bytes(), config_url.as_bytes(), verify, trusted, crl]);
 
-        Ok(Provider {
+        let provider = Provider {
             name: self.name.clone(),
             issuer,
             config_url,
@@ -457,6 +479,7 @@ impl Draft {
             allow_http: self.allow_http,
             ssl_verify,
             ssl_trusted_certificate,
+            ssl_crl,
             proxy_from_env: self.proxy_from_env,
             timeout_ms,
             max_response_size,
@@ -475,6 +498,7 @@ impl Draft {
             session_timeout,
             session_idle_timeout: self.session_idle_timeout.unwrap_or(0),
             session_keep,
+            session_contents_set: self.session_keep.is_some(),
             session_claims: self.session_claims.take(),
             cookie_path: self.cookie_path.take().unwrap_or_else(|| "/".into()),
             cookie_domain: self.cookie_domain.take(),
@@ -491,7 +515,13 @@ impl Draft {
             access_token_algs: self.access_token_algs.take(),
             discovery_key,
             jwks_key,
-        })
+        };
+        if provider.ssl_crl.is_some() {
+            // The CRLs are parsed (and their issuers matched) only when the TLS verifier
+            // is built: build one now, so a broken CRL fails `nginx -t`, not every login.
+            crate::bridge::check_client(&provider).map_err(|e| format!("\"ssl_crl\": {e}"))?;
+        }
+        Ok(provider)
     }
 }
 
@@ -518,6 +548,17 @@ fn full_path(cf: &ngx_conf_t, path: &str) -> String {
         // SAFETY: the cycle and its conf_prefix are valid while parsing.
         let prefix = unsafe { (*cf.cycle).conf_prefix.to_string() };
         format!("{prefix}{path}")
+    }
+}
+
+/// Reads `ssl_crl` now: a missing file or one without a PEM CRL fails `nginx -t`.
+fn read_crl(cf: &ngx_conf_t, path: &str) -> Result<Vec<u8>, String> {
+    let full = full_path(cf, path);
+    let pem = std::fs::read(&full).map_err(|e| format!("\"ssl_crl\": cannot read \"{full}\": {e}"))?;
+    match reqwest::tls::CertificateRevocationList::from_pem_bundle(&pem) {
+        Ok(crls) if !crls.is_empty() => Ok(pem),
+        Ok(_) => Err(format!("\"ssl_crl\": no PEM CRL (\"BEGIN X509 CRL\") found in \"{full}\"")),
+        Err(e) => Err(format!("\"ssl_crl\" \"{full}\": {e}")),
     }
 }
 
