@@ -94,6 +94,7 @@ impl HttpModule for AuthOidcModule {
 
     unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
         let cf = &mut *cf;
+        conf::keep_used_tokens(cf);
         match handler::register(cf) {
             Status::NGX_OK => spoof_guard::register(cf).into(),
             other => other.into(),

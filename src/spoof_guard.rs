@@ -19,7 +19,8 @@ use ngx::core::Status;
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
 use oidc_core::cookie_header;
 
-use crate::conf::{LocConf, Provider};
+use crate::conf::{AuthSetting, LocConf, Provider};
+use crate::handler::choose;
 use crate::{header_snapshot, ngx_util, AuthOidcModule};
 
 /// Registers the preaccess handler (postconfiguration).
@@ -50,8 +51,17 @@ unsafe extern "C" fn preaccess_handler(r: *mut ngx_http_request_t) -> ngx_int_t 
             return DECLINED;
         }
         let Some(lcf) = AuthOidcModule::location_conf(&*r) else { return DECLINED };
-        let provider = match lcf.cookie_provider.filter(|_| !lcf.pass_cookies()) {
-            Some(i) => AuthOidcModule::main_conf(&*r).and_then(|m| m.providers.get(i)).map(|p| &**p),
+        let mcf = AuthOidcModule::main_conf(&*r);
+        // `auth_oidc $var`: the cookies of the provider the variable names for this request.
+        let chosen = match (&lcf.auth, mcf) {
+            (AuthSetting::Variable(_), Some(m)) => match choose::provider(r, lcf, m) {
+                choose::Choice::Provider(i) => Some(i),
+                _ => None,
+            },
+            _ => lcf.cookie_provider,
+        };
+        let provider = match chosen.filter(|_| !lcf.pass_cookies()) {
+            Some(i) => mcf.and_then(|m| m.providers.get(i)).map(|p| &**p),
             None => None,
         };
         if lcf.set_headers.is_empty() && provider.is_none() {
