@@ -149,7 +149,7 @@ impl Provider {
 
     /// The path part of `redirect_uri`, which the callback is recognised by.
     pub fn redirect_path(&self) -> &str {
-        path_of(&self.redirect_uri)
+        oidc_core::conf_check::path_of(&self.redirect_uri)
     }
 
     pub fn cookie_secure(&self, https: bool) -> bool {
@@ -157,18 +157,6 @@ impl Provider {
             CookieSecure::Auto => https,
             CookieSecure::On => true,
             CookieSecure::Off => false,
-        }
-    }
-}
-
-/// The path of a configured path-or-URL.
-pub fn path_of(uri: &str) -> &str {
-    match uri.find("://") {
-        None => uri,
-        Some(i) => {
-            let rest = &uri[i + 3..];
-            let path = rest.find('/').map_or("/", |j| &rest[j..]);
-            path.split(['?', '#']).next().unwrap_or("/")
         }
     }
 }

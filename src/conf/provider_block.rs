@@ -12,7 +12,8 @@ use oidc_core::cache_policy::CacheBounds;
 use oidc_core::client_auth::{AuthMethod, SigningKey};
 use oidc_core::cookie_cipher::CookieCipher;
 use oidc_core::jose::verify::SUPPORTED_ALGS;
-use oidc_core::{auth_request, issuer_url, return_to};
+use oidc_core::conf_check::{self, check_redirect_uri};
+use oidc_core::{auth_request, issuer_url};
 
 use super::provider::*;
 use super::values;
@@ -310,18 +311,12 @@ impl Draft {
             }
             "logout_uri" => {
                 let p = text(n, v)?;
-                if !p.starts_with('/') || p.starts_with("//") || p.contains(['?', '#', ' ']) {
-                    return Err(format!("\"logout_uri\" \"{p}\" must be a plain path"));
-                }
+                conf_check::check_logout_uri(&p)?;
                 self.logout_uri = Some(p);
             }
             "post_logout_uri" => {
                 let p = text(n, v)?;
-                let local = return_to::is_safe_local_target(&p);
-                let absolute = reqwest::Url::parse(&p).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-                if !local && !absolute {
-                    return Err(format!("\"post_logout_uri\" \"{p}\" must be a local path or an absolute http(s) URL"));
-                }
+                conf_check::check_post_logout_uri(&p)?;
                 self.post_logout_uri = Some(p);
             }
             "logout_token_hint" => self.logout_token_hint = with_name(n, values::flag(one(n, v)?))?,
@@ -447,7 +442,7 @@ impl Draft {
             return Err("\"post_logout_uri\" is set but \"logout_uri\" is not".into());
         }
         if let Some(l) = &self.logout_uri {
-            if l == super::provider::path_of(&redirect_uri) {
+            if l == conf_check::path_of(&redirect_uri) {
                 return Err("\"logout_uri\" and \"redirect_uri\" must differ".into());
             }
         }
@@ -522,20 +517,6 @@ impl Draft {
             crate::bridge::check_client(&provider).map_err(|e| format!("\"ssl_crl\": {e}"))?;
         }
         Ok(provider)
-    }
-}
-
-fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("\"redirect_uri\" \"{uri}\" {why}"));
-    if uri.starts_with('/') {
-        if uri.starts_with("//") || uri.contains(['?', '#', ' ']) {
-            return bad("must be a plain path (no query or fragment) or an absolute URL");
-        }
-        return Ok(());
-    }
-    match reqwest::Url::parse(uri) {
-        Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() && u.fragment().is_none() => Ok(()),
-        _ => bad("must be a path starting with \"/\" or an absolute http(s) URL"),
     }
 }
 
