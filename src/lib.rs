@@ -21,8 +21,10 @@ mod bridge;
 mod cache;
 mod conf;
 mod handler;
+mod header_snapshot;
 mod ngx_util;
 mod req_ctx;
+mod spoof_guard;
 mod store_keys;
 mod vars;
 
@@ -92,7 +94,12 @@ impl HttpModule for AuthOidcModule {
     }
 
     unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
-        handler::register(&mut *cf).into()
+        let cf = &mut *cf;
+        conf::keep_used_tokens(cf);
+        match handler::register(cf) {
+            Status::NGX_OK => spoof_guard::register(cf).into(),
+            other => other.into(),
+        }
     }
 }
 

@@ -54,11 +54,15 @@ pub unsafe fn set_location(r: *mut ngx_http_request_t, url: &str) -> Option<()> 
     Some(())
 }
 
-/// Every `Cookie` request header, in order.
+/// Every `Cookie` request header, in order, as the client sent them.
 ///
 /// # Safety
 /// `r` must be a live request.
 pub unsafe fn cookie_headers<'a>(r: *mut ngx_http_request_t) -> Vec<&'a [u8]> {
+    // The module may have removed its own cookies from the request (spoof_guard).
+    if let Some(s) = crate::header_snapshot::get(r) {
+        return s.cookies();
+    }
     cookie_elements(r).into_iter().map(|h| bytes(&(*h).value)).collect()
 }
 
@@ -150,11 +154,26 @@ unsafe fn each_header(list: *mut nginx_sys::ngx_list_t, mut f: impl FnMut(*mut n
     }
 }
 
-/// The first request header of that name (case-insensitive).
+/// Calls `f` for every request header, in order.
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn each_header_in(r: *mut ngx_http_request_t, mut f: impl FnMut(*mut ngx_table_elt_t)) {
+    each_header(&mut (*r).headers_in.headers, |h| {
+        f(h);
+        true
+    });
+}
+
+/// The first request header of that name (case-insensitive), as the client sent it
+/// (before the module removed anything, see `header_snapshot`).
 ///
 /// # Safety
 /// `r` must be a live request.
 pub unsafe fn header_in<'a>(r: *mut ngx_http_request_t, name: &str) -> Option<&'a [u8]> {
+    if let Some(s) = crate::header_snapshot::get(r) {
+        return s.header(name);
+    }
     let mut found = None;
     each_header(&mut (*r).headers_in.headers, |h| {
         if bytes(&(*h).key).eq_ignore_ascii_case(name.as_bytes()) {

@@ -80,11 +80,11 @@ for my $case (@good) {
 my $AUD = 'auth_oidc_audience https://api.example.org;';
 my @bad = (
     ['auth_oidc_bearer on without auth_oidc_audience', { location => 'auth_oidc_bearer on;' },
-        qr/\[emerg\].*auth_oidc_audience/],
+        qr/\[emerg\].*auth_oidc_audience.* in \S*test\.conf:\d+$/m],
     ['auth_oidc_bearer only without auth_oidc_audience', { location => 'auth_oidc_bearer only;' },
-        qr/\[emerg\].*auth_oidc_audience/],
+        qr/\[emerg\].*auth_oidc_audience.* in \S*test\.conf:\d+$/m],
     ['bearer at server level, no audience anywhere', { server => 'auth_oidc_bearer only;' },
-        qr/\[emerg\].*auth_oidc_audience/],
+        qr/\[emerg\].*auth_oidc_audience.* in \S*test\.conf:\d+$/m],
     ['bad auth_oidc_bearer value', { location => "auth_oidc_bearer maybe; $AUD" },
         qr/\[emerg\].*"auth_oidc_bearer".*"maybe"/],
     ['bad auth_oidc_introspect value', { location => "auth_oidc_bearer only; $AUD auth_oidc_introspect sometimes;" },
@@ -114,6 +114,16 @@ my @bad = (
     ['access_token_alg unknown', { provider => 'access_token_alg XS999;', location => "auth_oidc_bearer only; $AUD" },
         qr/\[emerg\].*"access_token_alg"/],
 );
+
+# The missing audience is found only when merging: the [emerg] still names the file and
+# the line of the auth_oidc_bearer that needs it.
+{
+    my ($rc, $out) = $t->test_conf(conf(server => "\n\n auth_oidc_bearer only;"));
+    my ($line) = $out =~ /auth_oidc_audience.* in \S*test\.conf:(\d+)$/m;
+    my @conf = split /\n/, $t->expand(conf(server => "\n\n auth_oidc_bearer only;"));
+    is($conf[($line // 1) - 1] // '', ' auth_oidc_bearer only;', 'the missing-audience [emerg] points at the line of auth_oidc_bearer')
+        or diag($out);
+}
 
 for my $case (@bad) {
     my ($name, $o, $re) = @$case;

@@ -4,7 +4,9 @@
 # created; an invalid token is a 401 even for a browser navigation and even with a
 # valid session: never a redirect); a request without one falls back to the browser
 # session, and without a session a browser navigation goes to the OP while a script
-# (XHR, fetch, JSON client, non-GET) gets the bare Bearer challenge.
+# (XHR, fetch, JSON client, non-GET) gets the bare Bearer challenge. A location that
+# requires a scope (auth_oidc_scope) answers a browser session 403: a session carries no
+# token whose scope could be checked.
 
 use strict;
 use warnings;
@@ -40,6 +42,14 @@ http {
             proxy_set_header X-Authenticated $oidc_authenticated;
             proxy_set_header X-Sub           $oidc_claim_sub;
             proxy_set_header X-Token         $oidc_access_token;
+            proxy_pass http://%%UPSTREAM%%;
+        }
+        location /movies/ {
+            auth_oidc test;
+            auth_oidc_bearer on;
+            auth_oidc_audience https://api.example.org;
+            limit_except GET { auth_oidc_scope movies:write; }
+            proxy_set_header X-Auth-Type $oidc_auth_type;
             proxy_pass http://%%UPSTREAM%%;
         }
         location /api-only {
@@ -123,9 +133,9 @@ for my $case (['script', {}], ['browser navigation', \%NAV],
 # With a browser session.
 SKIP: {
     my $b = eval { $t->browser };
-    skip "no Test::OIDC::Browser: $@", 16 unless $b;
+    skip "no Test::OIDC::Browser: $@", 24 unless $b;
     my $r = eval { $b->login('/app/page', 'alice', 'alice-password', follow => 1) };
-    skip "browser login failed: " . ($@ || "status $r->{status}"), 16 unless $r && $r->{status} == 200;
+    skip "browser login failed: " . ($@ || "status $r->{status}"), 24 unless $r && $r->{status} == 200;
     my $h = (echo_json($r) // {})->{headers} // {};
     is($h->{'x-auth-type'}, 'session', 'a browser session: $oidc_auth_type is session');
     is($h->{'x-sub'}, 'alice', '... the session\'s claims');
@@ -155,6 +165,22 @@ SKIP: {
     is($r->{status}, 401, 'only mode, a session but no token (fetch): 401');
     $r = $b->get('/api-only/x', headers => { Authorization => "Bearer $at" });
     is($r->{status}, 200, 'only mode, a session and a valid token: the token decides');
+
+    # auth_oidc_scope (here for POST only, limit_except GET): a session has no token to
+    # show the scope, so it is refused; a token with the scope passes, one without not.
+    is($b->get('/movies/list')->{status}, 200, 'scope for POST only: the session reads');
+    $r = $b->request('POST', '/movies/list', initiator => $b->base_url, body => '{}');
+    is($r->{status}, 403, 'a session POSTs where auth_oidc_scope applies: 403') or diag($r->{content});
+    like($r->{headers}{'www-authenticate'} // '', qr/error="insufficient_scope"/, '... insufficient_scope');
+    like($r->{headers}{'www-authenticate'} // '', qr/scope="movies:write"/, '... naming the scope needed');
+    ok(scalar $t->log_lines(qr/scope_needs_token/), '... logged as scope_needs_token');
+    $r = $b->request('POST', '/movies/list', initiator => $b->base_url, body => '{}', headers => { Authorization => "Bearer $at" });
+    is($r->{status}, 200, '... with a token that has the scope: 200');
+    my $read_only = mint($t, claims => { scope => 'movies:read' });
+    push @tokens, $read_only;
+    $r = $t->request('POST', '/movies/list', bearer($read_only), '{}');
+    is($r->{status}, 403, 'a token without the scope: 403');
+    is($t->get('/movies/list', bearer($read_only))->{status}, 200, '... which may still read');
 }
 
 no_token_in_log($t, \@tokens);

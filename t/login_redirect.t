@@ -1,7 +1,9 @@
 #!/usr/bin/perl
 # The first step of login: a browser with no session is sent to the real OP's
 # authorization endpoint with every parameter of the code flow, and the state of the
-# attempt is kept in its own short-lived encrypted cookie.
+# attempt is kept in its own short-lived encrypted cookie. The return URL is at most 1 KB
+# and the state cookies of a browser at most 4 KB in all, so a page that sends a
+# browser to long URLs cannot lock it out with a Cookie header nginx refuses.
 
 use strict;
 use warnings;
@@ -9,6 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Test::OIDC;
+use Test::OIDC::Browser;
 
 my $t = Test::OIDC->new;
 $t->start_op->start_upstream;
@@ -180,6 +183,40 @@ is(scalar keys %{ $seen{cookie} }, 4, 'a separate state cookie per attempt');
     is($r7->{status}, 200, 'auth_oidc off: passes');
     like($r7->{content}, qr{"url":"/open/thing"}, '... to the upstream');
     ok(!grep({ /NGX_OIDC/ } Test::OIDC::set_cookies($r7)), '... without any cookie');
+}
+
+# A cookie bomb through the return URL: another site sends the browser to long URLs
+# again and again. Each is a login attempt with its own state cookie; together they stay
+# within 4 KB, so the Cookie header stays under nginx's 8 KB and the browser can still
+# use the site and log in.
+{
+    my $b = $t->browser;
+    my $long = 'q=' . ('x' x 3000);
+    for my $i (1 .. 6) {
+        my $r8 = $b->get("/app/bomb$i?$long", initiator => 'http://evil.example');
+        is($r8->{status}, 302, "long URL $i from another site: the login redirect") or diag(Test::OIDC::Browser::describe($r8));
+    }
+    my @state = $b->cookies(qr/^NGX_OIDC_SESSION_state_/);
+    my $bytes = 0;
+    $bytes += length("$_->{name}=$_->{value}; ") for @state;
+    cmp_ok($bytes, '<=', 4096, 'the state cookies the browser holds: at most 4 KB in all (' . scalar(@state) . " cookies, $bytes bytes)");
+    ok(@state >= 1, '... the newest attempt kept');
+    my $r9 = $b->login('/app/after-bomb?x=1', 'alice', 'alice-password', follow => 1);
+    is($r9->{status}, 200, 'the browser still logs in') or diag(Test::OIDC::Browser::describe($r9));
+    is((Test::OIDC::Browser::json($r9) // {})->{url}, '/app/after-bomb?x=1', '... and lands where it asked');
+}
+
+# A return URL over 1 KB: the path alone (a path over 1 KB: /).
+{
+    my $b = $t->browser;
+    my $r10 = $b->login('/app/long-query?q=' . ('y' x 1500), 'alice', 'alice-password');
+    is($r10->{status}, 302, 'login from a URL with a 1.5 KB query') or diag(Test::OIDC::Browser::describe($r10));
+    like($r10->{headers}{location} // '', qr{^(http://[^/]+)?/app/long-query$}, '... returns to its path, without the query');
+    my ($state) = grep { /^NGX_OIDC_SESSION_state_/ } Test::OIDC::set_cookies($t->get('/app/long-query?q=' . ('y' x 1500)));
+    cmp_ok(length($state // ''), '<', 600, '... and its state cookie stays small') or diag(length($state // ''));
+    my $r11 = $t->get('/' . ('p' x 1100) . '?x=1');
+    my ($big) = grep { /^NGX_OIDC_SESSION_state_/ } Test::OIDC::set_cookies($r11);
+    cmp_ok(length($big // ''), '<', 600, 'a path over 1 KB: the state keeps / instead');
 }
 
 # A host header that cannot build a redirect_uri is a 400, not a broken redirect.

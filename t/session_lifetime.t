@@ -36,6 +36,9 @@ http {
         issuer %%OP%%; client_id test-client; client_secret test-secret-0123456789abcdef0123456789;
         scope "openid profile email groups";
         session_secret $secrets;
+        # Written out: without it, a configuration that uses \$oidc_id_token and
+        # \$oidc_access_token (below) keeps them, as NGINX Plus does (plus_syntax.t).
+        session_contents claims;
     }
     oidc_provider abs {
         issuer %%OP%%; client_id test-client; client_secret test-secret-0123456789abcdef0123456789;
@@ -297,10 +300,10 @@ my %carol;
     my $m = $t->browser;
     login_ok($m, '/main-tokens/x', 'alice');
     my $mh = json($m->get('/main-tokens/x'))->{headers};
-    ok(!length($mh->{'x-id-token'} // ''), 'by default the ID token is not kept');
-    ok(!length($mh->{'x-access-token'} // ''), 'by default the access token is not kept');
+    ok(!length($mh->{'x-id-token'} // ''), 'session_contents claims: the ID token is not kept');
+    ok(!length($mh->{'x-access-token'} // ''), '... nor the access token, though the configuration uses both variables');
     my %c = %{ $m->session_cookies };
-    cmp_ok(length(join '', values %c), '<', 1500, 'the default session cookie stays small');
+    cmp_ok(length(join '', values %c), '<', 1500, 'a claims-only session cookie stays small');
 }
 
 $t->finish;

@@ -81,6 +81,36 @@ pub fn check_extra_args(extra: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The `scope` directive's arguments as the one space-separated `scope` parameter:
+/// NGINX Plus writes `scope openid email profile;`, older configurations one quoted
+/// argument, `scope "openid email";`, and both mean the same. Each scope must be an
+/// RFC 6749 section 3.3 scope-token, a repeated one is sent once, and `openid` must be
+/// among them (OpenID Connect Core 3.1.2.1).
+pub fn scope_from_args(args: &[&str]) -> Result<String, String> {
+    let mut scopes: Vec<&str> = Vec::new();
+    for arg in args {
+        if arg.is_empty() {
+            return Err("an empty scope".into());
+        }
+        for s in arg.split([' ', '\t']).filter(|s| !s.is_empty()) {
+            // scope-token = 1*( %x21 / %x23-5B / %x5D-7E ): no quote, no backslash.
+            if let Some(bad) = s.chars().find(|&c| !matches!(c, '\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')) {
+                return Err(format!("\"{s}\" is not a valid scope (character {bad:?})"));
+            }
+            if !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+    }
+    if scopes.is_empty() {
+        return Err("no scope given".into());
+    }
+    if !scopes.contains(&"openid") {
+        return Err(format!("\"{}\" must include \"openid\"", scopes.join(" ")));
+    }
+    Ok(scopes.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +166,26 @@ mod tests {
         assert!(check_extra_args("state=x").is_err());
         assert!(check_extra_args("code%5Fchallenge=x").is_err());
         assert!(check_extra_args("a=b c").is_err());
+    }
+
+    #[test]
+    fn scope_several_arguments_or_one_quoted() {
+        assert_eq!(scope_from_args(&["openid", "email", "profile"]).unwrap(), "openid email profile");
+        assert_eq!(scope_from_args(&["openid email  profile"]).unwrap(), "openid email profile");
+        assert_eq!(scope_from_args(&["email", "openid groups"]).unwrap(), "email openid groups");
+        assert_eq!(scope_from_args(&["openid", "email", "openid"]).unwrap(), "openid email");
+        assert_eq!(scope_from_args(&["openid", "urn:x:read", "api://app/.default"]).unwrap(), "openid urn:x:read api://app/.default");
+    }
+
+    #[test]
+    fn scope_refusals() {
+        assert!(scope_from_args(&["email", "profile"]).unwrap_err().contains("must include \"openid\""));
+        assert!(scope_from_args(&["openidx"]).is_err());
+        assert!(scope_from_args(&[""]).is_err());
+        assert!(scope_from_args(&["  "]).is_err());
+        assert!(scope_from_args(&["openid", "a\"b"]).is_err());
+        assert!(scope_from_args(&["openid", "a\\b"]).is_err());
+        assert!(scope_from_args(&["openid", "caf\u{e9}"]).is_err());
+        assert!(scope_from_args(&["openid\nemail"]).is_err());
     }
 }

@@ -13,8 +13,11 @@ pub mod claims_view;
 pub mod client_auth;
 pub mod cookie_cipher;
 pub mod cookie_chunks;
+pub mod conf_check;
 pub mod cookie_header;
 pub mod discovery;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod introspection;
 pub mod inflight;
 pub mod issuer_url;

@@ -19,7 +19,12 @@ use std::collections::HashMap;
 use nginx_sys::ngx_cycle_t;
 
 pub use fetch::{ClientSettings, Fetched, OpAnswer, OpCall};
-use crate::conf::MainConf;
+use crate::conf::{MainConf, Provider};
+
+/// Whether the provider's HTTP client can be built (at configuration time).
+pub fn check_client(p: &Provider) -> Result<(), String> {
+    fetch::check(&ClientSettings::from_provider(p))
+}
 
 /// What the runtime thread is asked to do.
 pub enum Work {

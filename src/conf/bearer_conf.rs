@@ -34,6 +34,8 @@ pub enum Introspect {
 #[derive(Clone, Debug, Default)]
 pub struct BearerConf {
     pub mode: Option<BearerMode>,
+    /// "FILE:LINE" of the `auth_oidc_bearer` that set `mode`, for errors found when merging.
+    pub mode_place: Option<String>,
     pub token_header: Option<String>,
     pub token_cookie: Option<String>,
     /// Some(empty): `auth_oidc_audience off`.
@@ -56,7 +58,7 @@ impl BearerConf {
         macro_rules! inherit {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = prev.$f.clone(); } )* };
         }
-        inherit!(mode, token_header, token_cookie, audiences, introspect, require_at_jwt, scopes);
+        inherit!(mode, mode_place, token_header, token_cookie, audiences, introspect, require_at_jwt, scopes);
         if !self.claims_here {
             self.claims = prev.claims.clone();
         }
@@ -96,6 +98,7 @@ macro_rules! once {
 pub extern "C" fn cmd_bearer(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     let (cf, lcf) = lcf(cf, conf);
     once!(cf, lcf.bearer.mode, "auth_oidc_bearer");
+    lcf.bearer.mode_place = Some(values::place(cf));
     lcf.bearer.mode = Some(match values::args(cf)[1] {
         b"off" => BearerMode::Off,
         b"on" => BearerMode::On,

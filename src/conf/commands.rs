@@ -70,7 +70,7 @@ extern "C" fn cmd_oidc_shared_zone(
     }
 }
 
-/// `auth_oidc NAME | off;`
+/// `auth_oidc NAME | off;`, NAME possibly with variables.
 extern "C" fn cmd_auth_oidc(
     cf: *mut ngx_conf_t,
     _cmd: *mut ngx_command_t,
@@ -85,6 +85,9 @@ extern "C" fn cmd_auth_oidc(
     let args = values::args(cf);
     lcf.auth = if args[1] == b"off" {
         AuthSetting::Off
+    } else if args[1].contains(&b'$') {
+        let Some(cv) = values::complex_value(cf, 1) else { return NGX_CONF_ERROR };
+        AuthSetting::Variable(cv)
     } else {
         AuthSetting::Named {
             name: String::from_utf8_lossy(args[1]).into_owned(),

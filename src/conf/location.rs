@@ -3,7 +3,7 @@
 
 use core::ffi::{c_char, c_void};
 
-use nginx_sys::{ngx_command_t, ngx_conf_t, ngx_http_complex_value_t, ngx_str_t};
+use nginx_sys::{ngx_command_t, ngx_conf_t, ngx_http_complex_value_t};
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 
 use super::{values, LocConf};
@@ -93,24 +93,8 @@ pub extern "C" fn cmd_set_header(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, 
         conf_emerg!(cf, "\"auth_oidc_set_header\": \"{name}\" is set twice");
         return NGX_CONF_ERROR;
     }
-    // SAFETY: compiling a complex value in the configuration pool, as nginx's own
-    // directives do; the value string lives in cf->args for the cycle.
-    unsafe {
-        let cv = nginx_sys::ngx_pcalloc(cf.pool, core::mem::size_of::<ngx_http_complex_value_t>())
-            .cast::<ngx_http_complex_value_t>();
-        if cv.is_null() {
-            return NGX_CONF_ERROR;
-        }
-        let elts = (*cf.args).elts.cast::<ngx_str_t>();
-        let mut ccv: nginx_sys::ngx_http_compile_complex_value_t = core::mem::zeroed();
-        ccv.cf = cf;
-        ccv.value = elts.add(2);
-        ccv.complex_value = cv;
-        if nginx_sys::ngx_http_compile_complex_value(&mut ccv) != nginx_sys::NGX_OK as nginx_sys::ngx_int_t {
-            return NGX_CONF_ERROR;
-        }
-        lcf.set_headers.push(SetHeader { name, value: cv });
-    }
+    let Some(value) = values::complex_value(cf, 2) else { return NGX_CONF_ERROR };
+    lcf.set_headers.push(SetHeader { name, value });
     lcf.set_headers_here = true;
     NGX_CONF_OK
 }

@@ -53,6 +53,9 @@ pub struct Provider {
     pub ssl_verify: bool,
     /// PEM bundle read at configuration time; when set it replaces the system roots.
     pub ssl_trusted_certificate: Option<Vec<u8>>,
+    /// `ssl_crl`: PEM CRLs read at configuration time; the OP's certificate chain is
+    /// checked against them.
+    pub ssl_crl: Option<Vec<u8>>,
     /// Honour HTTP(S)_PROXY / NO_PROXY for requests to the OP.
     pub proxy_from_env: bool,
     /// Limit for one request to the OP (connect, send, whole response).
@@ -82,6 +85,9 @@ pub struct Provider {
     /// 0: no idle timeout.
     pub session_idle_timeout: u64,
     pub session_keep: SessionKeep,
+    /// `session_contents` was written: what it lists is kept, nothing more (see
+    /// `plus_vars`).
+    pub session_contents_set: bool,
     /// Claims kept in the session; None: every claim that is not protocol bookkeeping.
     pub session_claims: Option<Vec<String>>,
     pub cookie_path: String,
@@ -145,7 +151,7 @@ impl Provider {
 
     /// The path part of `redirect_uri`, which the callback is recognised by.
     pub fn redirect_path(&self) -> &str {
-        path_of(&self.redirect_uri)
+        oidc_core::conf_check::path_of(&self.redirect_uri)
     }
 
     pub fn cookie_secure(&self, https: bool) -> bool {
@@ -153,18 +159,6 @@ impl Provider {
             CookieSecure::Auto => https,
             CookieSecure::On => true,
             CookieSecure::Off => false,
-        }
-    }
-}
-
-/// The path of a configured path-or-URL.
-pub fn path_of(uri: &str) -> &str {
-    match uri.find("://") {
-        None => uri,
-        Some(i) => {
-            let rest = &uri[i + 3..];
-            let path = rest.find('/').map_or("/", |j| &rest[j..]);
-            path.split(['?', '#']).next().unwrap_or("/")
         }
     }
 }

@@ -12,7 +12,8 @@ use oidc_core::cache_policy::CacheBounds;
 use oidc_core::client_auth::{AuthMethod, SigningKey};
 use oidc_core::cookie_cipher::CookieCipher;
 use oidc_core::jose::verify::SUPPORTED_ALGS;
-use oidc_core::{auth_request, issuer_url, return_to};
+use oidc_core::conf_check::{self, check_redirect_uri};
+use oidc_core::{auth_request, issuer_url};
 
 use super::provider::*;
 use super::session_store::SessionStore;
@@ -37,6 +38,7 @@ struct Draft {
     allow_http: bool,
     ssl_verify: Option<bool>,
     ssl_trusted_certificate: Option<String>,
+    ssl_crl: Option<String>,
     proxy_from_env: bool,
     timeout_ms: Option<u64>,
     max_response_size: Option<usize>,
@@ -185,12 +187,19 @@ impl Draft {
             "client_id" => self.client_id = Some(text(n, v)?),
             "client_secret" => self.client_secret = Some(text(n, v)?),
             "redirect_uri" => self.redirect_uri = Some(text(n, v)?),
-            "scope" => self.scope = Some(text(n, v)?),
+            "scope" => {
+                // One or more arguments (NGINX Plus), or one quoted with spaces.
+                let args = v.iter().map(|a| values::utf8(a)).collect::<Result<Vec<_>, _>>();
+                let args = args.map_err(|e| format!("\"scope\" {e}"))?;
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                self.scope = Some(with_name(n, auth_request::scope_from_args(&refs))?);
+            }
             "extra_auth_args" => self.extra_auth_args = Some(text(n, v)?),
             "pkce" => self.pkce = Some(with_name(n, values::flag(one(n, v)?))?),
             "allow_http" => self.allow_http = with_name(n, values::flag(one(n, v)?))?,
             "ssl_verify" => self.ssl_verify = Some(with_name(n, values::flag(one(n, v)?))?),
             "ssl_trusted_certificate" => self.ssl_trusted_certificate = Some(text(n, v)?),
+            "ssl_crl" => self.ssl_crl = Some(text(n, v)?),
             "proxy_from_env" => self.proxy_from_env = with_name(n, values::flag(one(n, v)?))?,
             "introspection_endpoint" => {
                 let u = text(n, v)?;
@@ -305,18 +314,12 @@ impl Draft {
             }
             "logout_uri" => {
                 let p = text(n, v)?;
-                if !p.starts_with('/') || p.starts_with("//") || p.contains(['?', '#', ' ']) {
-                    return Err(format!("\"logout_uri\" \"{p}\" must be a plain path"));
-                }
+                conf_check::check_logout_uri(&p)?;
                 self.logout_uri = Some(p);
             }
             "post_logout_uri" => {
                 let p = text(n, v)?;
-                let local = return_to::is_safe_local_target(&p);
-                let absolute = reqwest::Url::parse(&p).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-                if !local && !absolute {
-                    return Err(format!("\"post_logout_uri\" \"{p}\" must be a local path or an absolute http(s) URL"));
-                }
+                conf_check::check_post_logout_uri(&p)?;
                 self.post_logout_uri = Some(p);
             }
             "logout_token_hint" => self.logout_token_hint = with_name(n, values::flag(one(n, v)?))?,
@@ -379,6 +382,14 @@ impl Draft {
             Some(path) => Some(read_pem_bundle(cf, path)?),
         };
 
+        let ssl_crl = match &self.ssl_crl {
+            None => None,
+            Some(_) if !ssl_verify => {
+                return Err("\"ssl_crl\" has no effect with \"ssl_verify off\"".into());
+            }
+            Some(path) => Some(read_crl(cf, path)?),
+        };
+
         if self.session_secrets.is_empty() {
             conf_warn!(
                 cf,
@@ -434,7 +445,7 @@ impl Draft {
             return Err("\"post_logout_uri\" is set but \"logout_uri\" is not".into());
         }
         if let Some(l) = &self.logout_uri {
-            if l == super::provider::path_of(&redirect_uri) {
+            if l == conf_check::path_of(&redirect_uri) {
                 return Err("\"logout_uri\" and \"redirect_uri\" must differ".into());
             }
         }
@@ -442,10 +453,16 @@ impl Draft {
         let mut session_store = self.session_store.take().unwrap_or(SessionStore::Cookie);
         session_store.request_zone(cf).map_err(|e| format!("\"session_store\": {e}"))?;
         let session_purpose = format!("session\n{issuer}\n{client_id}").into_bytes();
-        let discovery_key = key_hash(&[b"discovery", issuer.as_bytes(), config_url.as_bytes()]);
-        let jwks_key = key_hash(&[b"jwks", issuer.as_bytes(), config_url.as_bytes()]);
+        // The TLS trust a document was fetched under is part of its cache key: a provider
+        // with `ssl_verify off`, or without the `ssl_crl` that refuses the OP's certificate,
+        // must not fill the cache (or its failure record) of one with stricter settings.
+        let verify: &[u8] = if ssl_verify { b"verify" } else { b"no-verify" };
+        let trusted = ssl_trusted_certificate.as_deref().unwrap_or_default();
+        let crl = ssl_crl.as_deref().unwrap_or_default();
+        let discovery_key = key_hash(&[b"discovery", issuer.as_bytes(), config_url.as_bytes(), verify, trusted, crl]);
+        let jwks_key = key_hash(&[b"jwks", issuer.as_bytes(), config_url.as_bytes(), verify, trusted, crl]);
 
-        Ok(Provider {
+        let provider = Provider {
             name: self.name.clone(),
             issuer,
             config_url,
@@ -462,6 +479,7 @@ impl Draft {
             allow_http: self.allow_http,
             ssl_verify,
             ssl_trusted_certificate,
+            ssl_crl,
             proxy_from_env: self.proxy_from_env,
             timeout_ms,
             max_response_size,
@@ -480,6 +498,7 @@ impl Draft {
             session_timeout,
             session_idle_timeout: self.session_idle_timeout.unwrap_or(0),
             session_keep,
+            session_contents_set: self.session_keep.is_some(),
             session_claims: self.session_claims.take(),
             cookie_path: self.cookie_path.take().unwrap_or_else(|| "/".into()),
             cookie_domain: self.cookie_domain.take(),
@@ -497,21 +516,13 @@ impl Draft {
             access_token_algs: self.access_token_algs.take(),
             discovery_key,
             jwks_key,
-        })
-    }
-}
-
-fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("\"redirect_uri\" \"{uri}\" {why}"));
-    if uri.starts_with('/') {
-        if uri.starts_with("//") || uri.contains(['?', '#', ' ']) {
-            return bad("must be a plain path (no query or fragment) or an absolute URL");
+        };
+        if provider.ssl_crl.is_some() {
+            // The CRLs are parsed (and their issuers matched) only when the TLS verifier
+            // is built: build one now, so a broken CRL fails `nginx -t`, not every login.
+            crate::bridge::check_client(&provider).map_err(|e| format!("\"ssl_crl\": {e}"))?;
         }
-        return Ok(());
-    }
-    match reqwest::Url::parse(uri) {
-        Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() && u.fragment().is_none() => Ok(()),
-        _ => bad("must be a path starting with \"/\" or an absolute http(s) URL"),
+        Ok(provider)
     }
 }
 
@@ -524,6 +535,17 @@ fn full_path(cf: &ngx_conf_t, path: &str) -> String {
         // SAFETY: the cycle and its conf_prefix are valid while parsing.
         let prefix = unsafe { (*cf.cycle).conf_prefix.to_string() };
         format!("{prefix}{path}")
+    }
+}
+
+/// Reads `ssl_crl` now: a missing file or one without a PEM CRL fails `nginx -t`.
+fn read_crl(cf: &ngx_conf_t, path: &str) -> Result<Vec<u8>, String> {
+    let full = full_path(cf, path);
+    let pem = std::fs::read(&full).map_err(|e| format!("\"ssl_crl\": cannot read \"{full}\": {e}"))?;
+    match reqwest::tls::CertificateRevocationList::from_pem_bundle(&pem) {
+        Ok(crls) if !crls.is_empty() => Ok(pem),
+        Ok(_) => Err(format!("\"ssl_crl\": no PEM CRL (\"BEGIN X509 CRL\") found in \"{full}\"")),
+        Err(e) => Err(format!("\"ssl_crl\" \"{full}\": {e}")),
     }
 }
 

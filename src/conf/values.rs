@@ -1,7 +1,7 @@
 //! Parsing of directive arguments (sizes, times, flags) with nginx's own parsers, so the
 //! accepted syntax is exactly nginx's (`10s`, `5m`, `256k`, `1m`).
 
-use nginx_sys::{ngx_conf_t, ngx_str_t, NGX_ERROR};
+use nginx_sys::{ngx_conf_t, ngx_http_complex_value_t, ngx_str_t, NGX_ERROR};
 
 /// The arguments of the directive being parsed, as byte slices (the name first).
 pub fn args(cf: &ngx_conf_t) -> Vec<&'static [u8]> {
@@ -67,5 +67,32 @@ pub fn place(cf: &ngx_conf_t) -> String {
         }
         let f = &*cf.conf_file;
         format!("{}:{}", f.file.name, f.line)
+    }
+}
+
+/// Compiles argument `index` of the directive being parsed as a complex value (a string
+/// with variables), in the configuration pool, as nginx's own directives do. None: nginx
+/// has logged why (an unknown variable, say).
+pub fn complex_value(cf: &mut ngx_conf_t, index: usize) -> Option<*mut ngx_http_complex_value_t> {
+    // SAFETY: during parsing cf->args holds at least index + 1 strings owned by the cycle
+    // pool, which also owns the compiled value.
+    unsafe {
+        if index >= (*cf.args).nelts {
+            return None;
+        }
+        let cv = nginx_sys::ngx_pcalloc(cf.pool, core::mem::size_of::<ngx_http_complex_value_t>())
+            .cast::<ngx_http_complex_value_t>();
+        if cv.is_null() {
+            return None;
+        }
+        let elts = (*cf.args).elts.cast::<ngx_str_t>();
+        let mut ccv: nginx_sys::ngx_http_compile_complex_value_t = core::mem::zeroed();
+        ccv.cf = cf;
+        ccv.value = elts.add(index);
+        ccv.complex_value = cv;
+        if nginx_sys::ngx_http_compile_complex_value(&mut ccv) != nginx_sys::NGX_OK as nginx_sys::ngx_int_t {
+            return None;
+        }
+        Some(cv)
     }
 }

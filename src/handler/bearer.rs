@@ -57,14 +57,15 @@ enum Found {
 /// `r` must be the live main request whose access handler is running.
 pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, now: i64) -> BearerCheck {
     let log = (*(*r).connection).log;
-    // nginx keeps the Authorization header at hand (and refuses a request with two).
-    let auth = (*r).headers_in.authorization;
+    // nginx refuses a request with two Authorization headers. Read as the client sent
+    // it: `auth_oidc_set_header Authorization` removed the client's copy before now.
     let one: [&[u8]; 1];
-    let authorization: &[&[u8]] = if auth.is_null() {
-        &[]
-    } else {
-        one = [ngx_util::bytes(&(*auth).value)];
-        &one
+    let authorization: &[&[u8]] = match ngx_util::header_in(r, "Authorization") {
+        None => &[],
+        Some(v) => {
+            one = [v];
+            &one
+        }
     };
     let jar;
     let alternative = if let Some(h) = &lcf.bearer.token_header {
@@ -84,20 +85,21 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
         BearerToken::Token(t) => t,
     };
 
-    if let Some(v) = token_local::get(lcf.bearer_ns_key, token, now) {
+    let (ns, ns_key) = lcf.bearer_namespace(pidx);
+    if let Some(v) = token_local::get(ns_key, token, now) {
         return BearerCheck::Done(conclude(r, lcf, p, v));
     }
     // With the cache off (token_cache_ttl 0 and no negative caching) there is nothing to
     // look up, and no reason to hash the token.
     let caching = p.token_cache_ttl > 0 || p.token_cache_negative > 0;
-    let key = caching.then(|| TokenCacheKey::new(&lcf.bearer_ns, token));
+    let key = caching.then(|| TokenCacheKey::new(ns, token));
     let zone = documents::zone();
     let shared = key.as_ref().and_then(|k| zone.as_ref().and_then(|z| z.token_get(&k.0, now)));
     if let Some(bytes) = shared {
         if let Some(cached) = token_cache::decode(&bytes) {
             let (verdict, exp) = verdict_of(cached, token);
             let until = exp.map_or(now + p.token_cache_ttl as i64, |e| (e as i64).min(now + p.token_cache_ttl as i64));
-            token_local::put(lcf.bearer_ns_key, token, verdict.clone(), until, now);
+            token_local::put(ns_key, token, verdict.clone(), until, now);
             return BearerCheck::Done(conclude(r, lcf, p, verdict));
         }
     }
@@ -111,7 +113,7 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
         }
         Found::Verdict(v, exp, cacheable) => {
             if let (true, Some(key)) = (cacheable, key.as_ref()) {
-                remember(p, lcf, token, key, &v, exp, now);
+                remember(p, ns_key, token, key, &v, exp, now);
             }
             v
         }
@@ -120,7 +122,7 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
 }
 
 /// Caches a fresh verdict in both caches, for as long as it may be trusted.
-fn remember(p: &Provider, lcf: &LocConf, token: &str, key: &TokenCacheKey, verdict: &Verdict, exp: Option<u64>, now: i64) {
+fn remember(p: &Provider, ns_key: u64, token: &str, key: &TokenCacheKey, verdict: &Verdict, exp: Option<u64>, now: i64) {
     let lifetimes = CacheLifetimes { max_ttl: p.token_cache_ttl, default_ttl: p.token_cache_ttl, refused_ttl: p.token_cache_negative };
     let (ttl, bytes) = match verdict {
         Verdict::Valid(id) => (lifetimes.valid_for(exp, now as u64), token_cache::encode_valid(exp, &id.claims)),
@@ -132,7 +134,7 @@ fn remember(p: &Provider, lcf: &LocConf, token: &str, key: &TokenCacheKey, verdi
         return;
     }
     let until = now + ttl as i64;
-    token_local::put(lcf.bearer_ns_key, token, verdict.clone(), until, now);
+    token_local::put(ns_key, token, verdict.clone(), until, now);
     if let (Some(zone), Some(bytes)) = (documents::zone(), bytes) {
         // No room is not an error: the worker's own cache still has it.
         let _ = zone.token_put(&key.0, &bytes, until, now);
@@ -182,6 +184,32 @@ unsafe fn conclude(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider, verd
             challenge(r, p, Some(ErrorCode::InvalidToken), Some(&description), None)
         }
     }
+}
+
+/// A browser session in a location that requires a scope (`auth_oidc_scope`): scopes
+/// are what an access token grants, and a session shows none (its tokens stay inside
+/// the sealed cookie, and the token response's `scope` is not kept), so it is refused
+/// with 403 `insufficient_scope`, as a token without the scope would be. None when the
+/// location requires no scope.
+///
+/// # Safety
+/// `r` must be a live request whose header is not sent.
+pub unsafe fn refuse_session_scope(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> Option<ngx_int_t> {
+    let scope = lcf.bearer.requirements.scope_param()?;
+    ngx_log!(
+        warn,
+        (*(*r).connection).log,
+        "auth_oidc: provider \"{}\": scope_needs_token: this location requires scope \"{}\" and the request has a browser session but no access token, answering 403",
+        p.name,
+        scope
+    );
+    Some(challenge(
+        r,
+        p,
+        Some(ErrorCode::InsufficientScope),
+        Some("this resource requires an access token with the scope"),
+        Some(&scope),
+    ))
 }
 
 /// An RFC 6750 challenge; without `error`, the bare one for a request with no token.

@@ -15,6 +15,13 @@ use crate::ngx_util;
 /// state cookies are cleared so cookies cannot pile up.
 pub const MAX_STATE_COOKIES: usize = 4;
 
+/// At most this many bytes of state cookies (`name=value; ` each, the new one included)
+/// per browser: the oldest go first. With return URLs of up to 1 KB a state cookie takes
+/// up to about 1.7 KB, so a page that sends a browser to long URLs again and again
+/// cannot push its `Cookie` header past nginx's 8 KB (`large_client_header_buffers`)
+/// and lock it out of every page, logout and callback included, for `login_timeout`.
+pub const STATE_COOKIES_BUDGET: usize = 4096;
+
 const INTERNAL_ERROR: ngx_int_t = nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
 
 /// # Safety
@@ -30,15 +37,15 @@ pub unsafe fn start_login(r: *mut ngx_http_request_t, p: &Provider, meta: &Provi
             return nginx_sys::NGX_HTTP_BAD_REQUEST as ngx_int_t;
         }
     };
-    let target = String::from_utf8_lossy(ngx_util::unparsed_uri(r)).into_owned();
-    let target = if return_to::is_safe_local_target(&target) { target } else { "/".to_string() };
+    let requested = String::from_utf8_lossy(ngx_util::unparsed_uri(r));
+    let target = return_to::return_target(&requested);
 
     let use_pkce = match p.pkce {
         PkceMode::On => true,
         PkceMode::Off => false,
         PkceMode::Auto => meta.supports_pkce_s256(),
     };
-    let (state, pkce) = match LoginState::new(&target, use_pkce, now as u64) {
+    let (state, pkce) = match LoginState::new(target, use_pkce, now as u64) {
         Ok(x) => x,
         Err(e) => {
             ngx_log!(alert, log, "auth_oidc: cannot generate random values: {e}");
@@ -77,7 +84,7 @@ pub unsafe fn start_login(r: *mut ngx_http_request_t, p: &Provider, meta: &Provi
     let attrs = state_cookie_attrs(p, https, Some(p.login_timeout as i64));
     let mut set_cookies = vec![cookie_header::set_cookie(&name, &sealed, &attrs)];
     let clear = SetCookieAttrs { max_age: Some(0), ..attrs };
-    for old in state_cookies_to_clear(r, p, &prefix, now) {
+    for old in state_cookies_to_clear(r, p, &prefix, now, cookie_size(&name, &sealed)) {
         set_cookies.push(cookie_header::set_cookie(&old, "", &clear));
     }
 
@@ -117,11 +124,17 @@ pub unsafe fn absolute_redirect_uri(r: *mut ngx_http_request_t, p: &Provider, ht
     Some(format!("{}://{}{}", if https { "https" } else { "http" }, host, p.redirect_uri))
 }
 
-/// State cookies of earlier attempts to clear so that, with the new one, at most
-/// MAX_STATE_COOKIES remain: unreadable or expired ones first, then the oldest.
-unsafe fn state_cookies_to_clear(r: *mut ngx_http_request_t, p: &Provider, prefix: &str, now: i64) -> Vec<String> {
+/// What a cookie adds to the `Cookie` header: `name=value; `.
+fn cookie_size(name: &str, value: &str) -> usize {
+    name.len() + value.len() + 3
+}
+
+/// State cookies of earlier attempts to clear so that, with the new one (of `new_size`
+/// bytes), at most MAX_STATE_COOKIES remain in at most STATE_COOKIES_BUDGET bytes:
+/// unreadable or expired ones, and all but the newest that fit.
+unsafe fn state_cookies_to_clear(r: *mut ngx_http_request_t, p: &Provider, prefix: &str, now: i64, new_size: usize) -> Vec<String> {
     let mut dead = Vec::new();
-    let mut live: Vec<(u64, String)> = Vec::new();
+    let mut live: Vec<(u64, String, usize)> = Vec::new();
     for header in ngx_util::cookie_headers(r) {
         for (name, value) in cookie_header::iter_cookies(header) {
             if !login_state::is_state_cookie_name(prefix, name) {
@@ -135,13 +148,24 @@ unsafe fn state_cookies_to_clear(r: *mut ngx_http_request_t, p: &Provider, prefi
                 .filter(|s| !s.is_expired(now as u64, p.login_timeout))
                 .map(|s| s.issued_at);
             match issued {
-                Some(t) => live.push((t, name.to_string())),
+                Some(t) => live.push((t, name.to_string(), cookie_size(name, value))),
                 None => dead.push(name.to_string()),
             }
         }
     }
-    live.sort();
-    let excess = (live.len() + 1).saturating_sub(MAX_STATE_COOKIES);
-    dead.extend(live.into_iter().take(excess).map(|(_, n)| n));
+    // Newest first: keep while they fit, clear from the first that does not.
+    live.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut slots = MAX_STATE_COOKIES - 1;
+    let mut budget = STATE_COOKIES_BUDGET.saturating_sub(new_size);
+    let mut full = false;
+    for (_, name, size) in live {
+        full = full || slots == 0 || size > budget;
+        if full {
+            dead.push(name);
+        } else {
+            slots -= 1;
+            budget -= size;
+        }
+    }
     dead
 }

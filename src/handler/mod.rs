@@ -7,6 +7,7 @@
 
 pub mod bearer;
 pub mod callback;
+pub mod choose;
 mod identity;
 mod login_redirect;
 mod logout;
@@ -56,11 +57,25 @@ pub fn register(cf: &mut ngx_conf_t) -> Status {
 
 unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     let Some(lcf) = AuthOidcModule::location_conf(&*r) else { return NGX_DECLINED as ngx_int_t };
-    let AuthSetting::Provider(pidx) = lcf.auth else { return NGX_DECLINED as ngx_int_t };
+    if matches!(lcf.auth, AuthSetting::Unset | AuthSetting::Off) {
+        return NGX_DECLINED as ngx_int_t;
+    }
     if waiters::is_waiting(r) {
         return NGX_DONE as ngx_int_t;
     }
     let Some(mcf) = AuthOidcModule::main_conf(&*r) else { return NGX_DECLINED as ngx_int_t };
+    let pidx = match choose::provider(r, lcf, mcf) {
+        choose::Choice::Provider(i) => i,
+        choose::Choice::None => return NGX_DECLINED as ngx_int_t,
+        choose::Choice::Unknown(value) => {
+            ngx_log!(
+                err,
+                (*(*r).connection).log,
+                "auth_oidc: unknown_provider: \"auth_oidc\" names \"{value}\" for this request, and no oidc_provider has that name"
+            );
+            return INTERNAL_ERROR;
+        }
+    };
     let p: &Provider = &mcf.providers[pidx];
     let Some(ctx) = request_ctx(r) else { return INTERNAL_ERROR };
     if ctx.body_pending {
@@ -175,12 +190,12 @@ unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
 /// `r` must be a live main request.
 pub unsafe fn probe_session(r: *mut ngx_http_request_t) -> Option<Rc<Identity>> {
     let lcf = AuthOidcModule::location_conf(&*r)?;
-    let AuthSetting::Provider(pidx) = lcf.auth else { return None };
+    let mcf = AuthOidcModule::main_conf(&*r)?;
+    let choose::Choice::Provider(pidx) = choose::provider(r, lcf, mcf) else { return None };
     let mode = lcf.bearer.mode();
     if mode == BearerMode::Only || (mode == BearerMode::On && ngx_util::header_in(r, "Authorization").is_some()) {
         return None;
     }
-    let mcf = AuthOidcModule::main_conf(&*r)?;
     let p: &Provider = &mcf.providers[pidx];
     let jar = session::jar(r);
     let cookies = session::cookies(p);
@@ -219,8 +234,12 @@ unsafe fn pass(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> ngx_i
     NGX_OK as ngx_int_t
 }
 
-/// A logged-in user passes if the location's claim rules (`auth_oidc_claim`) hold.
+/// A logged-in user passes if the location requires no scope and its claim rules
+/// (`auth_oidc_claim`) hold.
 unsafe fn pass_session(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> ngx_int_t {
+    if let Some(rc) = bearer::refuse_session_scope(r, lcf, p) {
+        return rc;
+    }
     let rules = &lcf.bearer.requirements.claims;
     if !rules.is_empty() {
         let ctx = request_ctx(r);
