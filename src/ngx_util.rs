@@ -367,12 +367,19 @@ pub unsafe fn body_in_memory(r: *mut ngx_http_request_t, max: usize) -> Result<V
         if (*b).in_file() != 0 {
             return Err("the body is larger than client_body_buffer_size");
         }
+        cl = (*cl).next;
+        // An empty buffer may have null pointers (a special buffer, or a body of zero
+        // length): skip it, since from_raw_parts needs a non-null pointer even for
+        // zero bytes and offset_from needs two pointers into one allocation.
+        if (*b).pos.is_null() || (*b).last.is_null() || (*b).last <= (*b).pos {
+            continue;
+        }
         let len = (*b).last.offset_from((*b).pos) as usize;
         if out.len() + len > max {
             return Err("the body is too large");
         }
+        // SAFETY: pos..last is the buffer's non-empty data in memory (in_file is excluded above).
         out.extend_from_slice(core::slice::from_raw_parts((*b).pos, len));
-        cl = (*cl).next;
     }
     Ok(out)
 }

@@ -25,6 +25,7 @@ pub mod issuer_url;
 pub mod jose;
 pub mod jwks;
 pub mod login_state;
+pub mod panic_guard;
 pub mod pkce;
 pub mod random;
 pub mod request_kind;

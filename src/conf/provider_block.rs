@@ -71,12 +71,9 @@ struct Draft {
     access_token_algs: Option<Vec<String>>,
 }
 
+guarded! { pub fn cmd_oidc_provider(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_oidc_provider_body, on_panic ngx::core::NGX_CONF_ERROR; }
 /// `oidc_provider NAME { ... }` in the http block.
-pub extern "C" fn cmd_oidc_provider(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
+fn cmd_oidc_provider_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes the parsing context and our main conf.
     let (cf, mcf) = unsafe { (&mut *cf, &mut *conf.cast::<MainConf>()) };
     let args = values::args(cf);
@@ -114,12 +111,9 @@ pub extern "C" fn cmd_oidc_provider(
     }
 }
 
+guarded! { fn block_line(cf: *mut ngx_conf_t, _dummy: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = block_line_body, on_panic ngx::core::NGX_CONF_ERROR; }
 /// Called by nginx for every directive line inside the block.
-unsafe extern "C" fn block_line(
-    cf: *mut ngx_conf_t,
-    _dummy: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
+unsafe fn block_line_body(cf: *mut ngx_conf_t, _dummy: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     let (cf, draft) = (&mut *cf, &mut *conf.cast::<Draft>());
     let args = values::args(cf);
     match draft.set(&args) {

@@ -297,8 +297,9 @@ thread_local! {
     static IN_READ: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
 }
 
+guarded! { fn body_read(r: *mut ngx_http_request_t) = body_read_body; }
 /// The body has been read (called by nginx, possibly from inside the read call).
-unsafe extern "C" fn body_read(r: *mut ngx_http_request_t) {
+unsafe fn body_read_body(r: *mut ngx_http_request_t) {
     let main = (*r).main;
     // ngx_http_read_client_request_body took a reference for the read; the request
     // goes on in the phase engine, which does not hand it back.
@@ -458,7 +459,7 @@ unsafe fn finish(r: *mut ngx_http_request_t, p: &Provider, flow: &mut CallbackFl
         id_token: token.id_token.clone().filter(|_| keep.id_token),
         access_token: Some(token.access_token.clone()).filter(|_| keep.access_token),
         refresh_token: token.refresh_token.clone().filter(|_| keep.refresh_token),
-        access_expires_at: token.expires_in().map_or(0, |e| now + e),
+        access_expires_at: token.access_expires_at(now),
         userinfo: ui_text.filter(|_| keep.userinfo),
         created_at: now,
         expires_at: now + p.session_timeout,
