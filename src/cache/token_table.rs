@@ -44,8 +44,9 @@ fn home(key: &[u8; 32], slots: usize) -> usize {
 }
 
 impl Zone {
-    /// The stored result for `key`, if present and not expired.
-    pub fn token_get(&self, key: &[u8; 32], now: i64) -> Option<Vec<u8>> {
+    /// The stored result for `key`, if present and not expired, with its expiry (a copy
+    /// kept elsewhere must not outlive it).
+    pub fn token_get(&self, key: &[u8; 32], now: i64) -> Option<(Vec<u8>, i64)> {
         self.locked(|h, _| {
             if h.tokens.is_null() {
                 return None;
@@ -56,7 +57,7 @@ impl Zone {
             (0..WINDOW.min(slots.len())).map(|i| &slots[(start + i) % slots.len()]).find_map(|s| {
                 (s.key == *key && s.expires_at > now && !s.data.is_null())
                     // SAFETY: data/len describe the slab blob owned by the slot.
-                    .then(|| unsafe { core::slice::from_raw_parts(s.data, s.len) }.to_vec())
+                    .then(|| (unsafe { core::slice::from_raw_parts(s.data, s.len) }.to_vec(), s.expires_at))
             })
         })
     }
