@@ -110,6 +110,9 @@ pub struct Provider {
     pub token_cache_ttl: u64,
     /// How long a refused token's result is cached (0: not cached).
     pub token_cache_negative: u64,
+    /// Requests to the OP on behalf of clients (token, refresh, userinfo, introspection)
+    /// that one worker may have in flight for this provider; more answer 503 at once.
+    pub max_op_calls: usize,
     /// JWT access token algorithms; None: as for ID tokens.
     pub access_token_algs: Option<Vec<String>>,
     /// Binds sealed sessions to this provider and client (see `SessionCookies`).
@@ -174,3 +177,7 @@ pub const DEFAULT_LOGIN_TIMEOUT: u64 = 600;
 pub const DEFAULT_CLOCK_SKEW: u64 = 60;
 pub const DEFAULT_SESSION_TIMEOUT: u64 = 8 * 3600;
 pub const DEFAULT_TOKEN_CACHE_TTL: u64 = 300;
+/// Refusals are remembered briefly by default, so a flood of one bad token costs one
+/// introspection per this interval, not one per request.
+pub const DEFAULT_TOKEN_CACHE_NEGATIVE: u64 = 10;
+pub const DEFAULT_MAX_OP_CALLS: usize = 64;

@@ -68,6 +68,7 @@ struct Draft {
     introspection_endpoint: Option<String>,
     token_cache_ttl: Option<u64>,
     token_cache_negative: Option<u64>,
+    max_op_calls: Option<usize>,
     access_token_algs: Option<Vec<String>>,
 }
 
@@ -199,6 +200,11 @@ impl Draft {
             }
             "token_cache_ttl" => self.token_cache_ttl = Some(with_name(n, values::seconds(one(n, v)?))?),
             "token_cache_negative" => self.token_cache_negative = Some(with_name(n, values::seconds(one(n, v)?))?),
+            "max_op_calls" => {
+                let text = one(n, v)?;
+                let count = std::str::from_utf8(text).ok().and_then(|t| t.parse::<usize>().ok()).filter(|c| (1..=100_000).contains(c));
+                self.max_op_calls = Some(count.ok_or_else(|| invalid_choice(n, text, "a number from 1 to 100000"))?);
+            }
             "access_token_alg" => self.access_token_algs = Some(with_name(n, alg_list(v))?),
             "timeout" => self.timeout_ms = Some(with_name(n, values::millis(one(n, v)?))?),
             "max_response_size" => self.max_response_size = Some(with_name(n, values::size(one(n, v)?))?),
@@ -500,7 +506,8 @@ impl Draft {
             session_purpose,
             introspection_endpoint: self.introspection_endpoint.take(),
             token_cache_ttl: self.token_cache_ttl.unwrap_or(DEFAULT_TOKEN_CACHE_TTL),
-            token_cache_negative: self.token_cache_negative.unwrap_or(0),
+            token_cache_negative: self.token_cache_negative.unwrap_or(DEFAULT_TOKEN_CACHE_NEGATIVE),
+            max_op_calls: self.max_op_calls.unwrap_or(DEFAULT_MAX_OP_CALLS),
             access_token_algs: self.access_token_algs.take(),
             discovery_key,
             jwks_key,
