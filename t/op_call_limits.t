@@ -4,7 +4,7 @@
 #   the OP answers 503 at once with op_busy, and a slot frees up when an answer arrives;
 # - refusals of introspected tokens are remembered briefly by default, so the same bad
 #   token repeated costs one introspection.
-# (The used-state marker against replayed callbacks is in login_flow.t.)
+# (The used-state marker against replayed callbacks: callback_replay.t.)
 
 use strict;
 use warnings;

@@ -196,6 +196,14 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
     if login.is_expired(now as u64, p.login_timeout) {
         return failure(BAD_REQUEST, "state_expired", "the login attempt is older than login_timeout", MSG_STATE).into();
     }
+    // The browser drops the state cookie now, but a copy replayed with the callback would
+    // still open: mark the state used in the shared zone first (issue 10 item 9), so a
+    // replay costs no second token request.
+    let used_key = oidc_core::token_cache::TokenCacheKey::new(&format!("state-used\n{}", p.issuer), state);
+    let used_until = now + p.login_timeout as i64;
+    if crate::cache::documents::zone().and_then(|z| z.mark_once(&used_key.0, used_until, now)) == Some(false) {
+        return failure(BAD_REQUEST, "state_replayed", "this login attempt's callback was used already", MSG_STATE).into();
+    }
     ctx.callback = Some(Box::new(CallbackFlow {
         login,
         step: Step::Exchange,
