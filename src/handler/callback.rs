@@ -515,7 +515,7 @@ unsafe fn finish(r: *mut ngx_http_request_t, p: &Provider, flow: &mut CallbackFl
         );
         return Next::Return(page::send_html(r, nginx_sys::NGX_HTTP_OK as usize, &body));
     }
-    if ngx_util::add_header(r, "Cache-Control", b"no-store").is_none() || ngx_util::set_location(r, target).is_none() {
+    if ngx_util::set_cache_control(r, b"no-store", false).is_none() || ngx_util::set_location(r, target).is_none() {
         return failure(INTERNAL, "out_of_memory", "cannot add a header", MSG_OP).into();
     }
     Next::Return(nginx_sys::NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t)
