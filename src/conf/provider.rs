@@ -127,6 +127,24 @@ impl Provider {
         format!("{}_state", self.cookie_name)
     }
 
+    /// What a cached token verdict depends on in this provider's configuration: the
+    /// token cache's namespace is keyed by it, not by the name alone, so a reload that
+    /// changes the issuer, the client or the accepted algorithms does not inherit the
+    /// verdicts in the shared zone that the old configuration reached.
+    pub fn verdict_identity(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{}\n{:?}\n{:?}\n{:?}\n{}",
+            self.name,
+            self.issuer,
+            self.config_url,
+            self.client_id,
+            self.access_token_algs,
+            self.id_token_algs,
+            self.introspection_endpoint,
+            self.clock_skew
+        )
+    }
+
     /// The client authentication method at the token endpoint.
     pub fn auth_method(&self) -> AuthMethod {
         self.client_auth.unwrap_or(if self.client_secret.is_some() {
