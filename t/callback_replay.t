@@ -4,6 +4,7 @@
 # the callback URL with it again and again, each time making the module POST to the
 # token endpoint. The state is marked used in the shared zone before the code is
 # exchanged: a replay is refused with state_replayed and costs no token request.
+# Also: cookie_name with the __Host- prefix gets the attributes browsers demand for it.
 
 use strict;
 use warnings;
@@ -27,10 +28,23 @@ http {
         client_secret  rogue-secret-0123456789abcdef0123456789ab;
         session_secret 0123456789abcdef0123456789abcdef;
     }
+    oidc_provider host {
+        issuer         %%ROGUE%%;
+        config_url     %%ROGUE%%/.well-known/openid-configuration?p=host;
+        client_id      rogue-client;
+        client_secret  rogue-secret-0123456789abcdef0123456789ab;
+        session_secret 0123456789abcdef0123456789abcdef;
+        redirect_uri   /host/callback;
+        cookie_name    __Host-oidc;
+    }
     server {
         listen 127.0.0.1:%%PORT%%;
         location / {
             auth_oidc rogue;
+            proxy_pass http://%%UPSTREAM%%;
+        }
+        location /host/ {
+            auth_oidc host;
             proxy_pass http://%%UPSTREAM%%;
         }
     }
@@ -58,5 +72,19 @@ for my $n (1 .. 3) {
 }
 is($t->rogue_count('/token'), 1, 'the replays made no token request');
 ok($t->wait_log(qr/provider "rogue": state_replayed\b/, 2), 'log: state_replayed');
+
+# cookie_name with the __Host- prefix: Secure (even over http), Path=/, no Domain.
+{
+    my $b = $t->browser;
+    my $r = $b->login('/host/page', 'anyone', 'any');
+    is($r->{status}, 302, '__Host- cookie_name: the login completes');
+    my @set = grep { /^__Host-oidc/ } Test::OIDC::set_cookies($r);
+    ok(@set, '... setting the __Host-oidc cookie');
+    for (@set) {
+        like($_, qr/; Secure/i, '... Secure');
+        like($_, qr/; Path=\/(;|$)/i, '... Path=/');
+        unlike($_, qr/; Domain=/i, '... no Domain');
+    }
+}
 
 $t->finish;

@@ -423,7 +423,21 @@ impl Draft {
             (None, _) => None,
         };
         let response_mode = self.response_mode.unwrap_or(ResponseMode::Query);
-        let cookie_secure = self.cookie_secure.unwrap_or(CookieSecure::Auto);
+        let mut cookie_secure = self.cookie_secure.unwrap_or(CookieSecure::Auto);
+        if self.cookie_name.as_deref().is_some_and(|n| n.starts_with("__Host-")) {
+            // Browsers accept a __Host- cookie only when it is Secure, has Path=/ and no
+            // Domain: it then cannot be set or overwritten by a sibling subdomain.
+            if self.cookie_domain.is_some() {
+                return Err("\"cookie_name\" with the __Host- prefix cannot be used with \"cookie_domain\"".into());
+            }
+            if self.cookie_path.as_deref().is_some_and(|p| p != "/") {
+                return Err("\"cookie_name\" with the __Host- prefix needs \"cookie_path /\"".into());
+            }
+            if cookie_secure == CookieSecure::Off {
+                return Err("\"cookie_name\" with the __Host- prefix cannot be used with \"cookie_secure off\"".into());
+            }
+            cookie_secure = CookieSecure::On;
+        }
         let cookie_samesite = self.cookie_samesite.clone().unwrap_or_else(|| "Lax".into());
         if cookie_samesite == "None" && cookie_secure == CookieSecure::Off {
             return Err("\"cookie_samesite None\" needs Secure cookies (browsers drop the cookie otherwise)".into());
