@@ -32,6 +32,7 @@ pub mod request_kind;
 pub mod return_to;
 pub mod session;
 pub mod session_cookie;
+pub mod tenant;
 pub mod token;
 pub mod token_cache;
 pub mod token_exchange;

@@ -38,7 +38,11 @@ pub struct SessionKeep {
 
 pub struct Provider {
     pub name: String,
+    /// With `issuer_template on`, a template containing `{tenantid}`.
     pub issuer: String,
+    /// `issuer_template on` (and `allowed_tenants`): tokens' `iss` is checked against
+    /// the template with their `tid`.
+    pub issuer_template: Option<oidc_core::tenant::IssuerTemplate>,
     pub config_url: String,
     pub client_id: String,
     /// Never logged.

@@ -13,7 +13,7 @@ use oidc_core::client_auth::{AuthMethod, SigningKey};
 use oidc_core::cookie_cipher::CookieCipher;
 use oidc_core::jose::verify::SUPPORTED_ALGS;
 use oidc_core::conf_check::{self, check_redirect_uri};
-use oidc_core::{auth_request, issuer_url};
+use oidc_core::{auth_request, issuer_url, tenant};
 
 use super::provider::*;
 use super::values;
@@ -27,6 +27,8 @@ struct Draft {
     name: String,
     seen: HashSet<String>,
     issuer: Option<String>,
+    issuer_template: bool,
+    allowed_tenants: Option<Vec<String>>,
     config_url: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -177,6 +179,13 @@ impl Draft {
         match n {
             "issuer" => self.issuer = Some(text(n, v)?),
             "config_url" => self.config_url = Some(text(n, v)?),
+            "issuer_template" => self.issuer_template = with_name(n, values::flag(one(n, v)?))?,
+            "allowed_tenants" => {
+                if v.is_empty() {
+                    return Err("invalid number of arguments in \"allowed_tenants\" directive".into());
+                }
+                self.allowed_tenants = Some(v.iter().map(|t| String::from_utf8_lossy(t).into_owned()).collect());
+            }
             "client_id" => self.client_id = Some(text(n, v)?),
             "client_secret" => self.client_secret = Some(text(n, v)?),
             "redirect_uri" => self.redirect_uri = Some(text(n, v)?),
@@ -327,9 +336,15 @@ impl Draft {
 
     fn finish(&mut self, cf: &mut ngx_conf_t) -> Result<Provider, String> {
         let issuer = self.issuer.clone().ok_or("missing \"issuer\" directive")?;
-        issuer_url::check_issuer(&issuer, self.allow_http)
+        let issuer_template = self.issuer_template()?;
+        // A template is checked as the URL of one tenant.
+        let one_issuer = issuer.replace(tenant::PLACEHOLDER, "tenant");
+        issuer_url::check_issuer(&one_issuer, self.allow_http)
             .map_err(|e| format!("\"issuer\" \"{issuer}\" {e}"))?;
         let client_id = self.client_id.clone().ok_or("missing \"client_id\" directive")?;
+        if issuer_template.is_some() && self.config_url.is_none() {
+            return Err("\"issuer_template on\" needs \"config_url\" (the multi-tenant discovery URL, e.g. https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration)".into());
+        }
         let config_url =
             self.config_url.clone().unwrap_or_else(|| issuer_url::default_config_url(&issuer));
         issuer_url::check_endpoint_url(&config_url, self.allow_http)
@@ -474,6 +489,7 @@ impl Draft {
         let provider = Provider {
             name: self.name.clone(),
             issuer,
+            issuer_template,
             config_url,
             client_id,
             client_secret: self.client_secret.take(),
@@ -567,4 +583,26 @@ fn read_pem_bundle(cf: &ngx_conf_t, path: &str) -> Result<Vec<u8>, String> {
         .filter(|certs| !certs.is_empty())
         .ok_or_else(|| format!("\"ssl_trusted_certificate\": no PEM certificate found in \"{full}\""))?;
     Ok(pem)
+}
+
+impl Draft {
+    /// `issuer_template on`: the issuer must hold `{tenantid}`; without it, an issuer that
+    /// holds it is a mistake (Entra's multi-tenant documents say so literally).
+    fn issuer_template(&self) -> Result<Option<tenant::IssuerTemplate>, String> {
+        let issuer = self.issuer.as_deref().unwrap_or_default();
+        let has = issuer.contains(tenant::PLACEHOLDER);
+        match (self.issuer_template, has) {
+            (false, true) => Err(format!(
+                "\"issuer\" \"{issuer}\" contains {}: a multi-tenant issuer needs \"issuer_template on\"",
+                tenant::PLACEHOLDER
+            )),
+            (false, false) if self.allowed_tenants.is_some() => {
+                Err("\"allowed_tenants\" needs \"issuer_template on\"".into())
+            }
+            (false, false) => Ok(None),
+            (true, _) => tenant::IssuerTemplate::new(issuer, self.allowed_tenants.clone().unwrap_or_default())
+                .map(Some)
+                .map_err(|e| format!("\"issuer_template on\": \"issuer\" {e}")),
+        }
+    }
 }

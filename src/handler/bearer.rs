@@ -272,6 +272,7 @@ unsafe fn validate_jwt(
         };
         let rules = AccessTokenRules {
             issuer: &p.issuer,
+            issuer_template: p.issuer_template.as_ref(),
             audiences: &audiences,
             // HS* access tokens would need a secret shared with the OP: none here, so
             // they are refused (and so is an HS token "signed" with an RSA public key).
@@ -293,7 +294,7 @@ unsafe fn validate_jwt(
                 // Refreshed recently by someone: one more look at what the cache holds.
             }
             Err(e) => {
-                let reason: Rc<str> = format!("bearer_{}", e.reason()).into();
+                let reason: Rc<str> = e.log_reason("bearer").into();
                 let verdict = Verdict::Refused { reason, description: access_token::public_description(&e).into() };
                 // A key we do not know may be one the OP is about to publish: do not
                 // remember that refusal.

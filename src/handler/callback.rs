@@ -215,7 +215,8 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
 
     // RFC 9207: the answer says which OP sent it; a mix-up attack would show another.
     match params.iss.as_deref() {
-        Some(iss) if iss != p.issuer => {
+        // With issuer_template, any tenant's issuer: the ID token's iss and tid decide.
+        Some(iss) if iss != p.issuer && !p.issuer_template.as_ref().is_some_and(|t| t.matches(iss)) => {
             return failure(BAD_REQUEST, "iss_mismatch", format!("the answer's iss \"{}\" is not the issuer", sanitize(iss)), MSG_TOKEN).into()
         }
         None if meta.authorization_response_iss_parameter_supported => {
@@ -355,6 +356,7 @@ unsafe fn advance(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: 
                 let token = flow.token.as_ref().expect("exchanged");
                 let rules = IdTokenRules {
                     issuer: &p.issuer,
+                    issuer_template: p.issuer_template.as_ref(),
                     client_id: &p.client_id,
                     signature: SignatureRules { allowed_algs: &algs, client_secret: p.client_secret.as_deref().map(str::as_bytes) },
                     nonce: &flow.login.nonce,
@@ -395,7 +397,7 @@ unsafe fn advance(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: 
                         // Not refreshed now (one was done recently): check once more
                         // against whatever the cache holds.
                     }
-                    Err(e) => return failure(UNAUTHORIZED, format!("id_token_{}", e.reason()), e.to_string(), MSG_TOKEN).into(),
+                    Err(e) => return failure(UNAUTHORIZED, e.log_reason("id_token"), e.to_string(), MSG_TOKEN).into(),
                 }
             }
             Step::Userinfo => {

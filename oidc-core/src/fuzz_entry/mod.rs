@@ -140,6 +140,7 @@ pub fn jws(data: &[u8]) {
     let signature = || SignatureRules { allowed_algs: &f.algs, client_secret: Some(f.raw.client_secret.as_bytes()) };
     let id = IdTokenRules {
         issuer: &f.raw.issuer,
+        issuer_template: None,
         client_id: &f.raw.client_id,
         signature: signature(),
         nonce: &f.raw.nonce,
@@ -150,6 +151,7 @@ pub fn jws(data: &[u8]) {
     let _ = id_token::validate(token, &id, &f.jwks);
     let at = AccessTokenRules {
         issuer: &f.raw.issuer,
+        issuer_template: None,
         audiences: &f.audiences,
         signature: signature(),
         now: now(),
