@@ -33,14 +33,15 @@ impl Snapshot {
     }
 }
 
-unsafe extern "C" fn drop_snapshot(data: *mut c_void) {
+guarded! { fn drop_snapshot(data: *mut c_void) = drop_snapshot_body; }
+unsafe fn drop_snapshot_body(data: *mut c_void) {
     // SAFETY: `data` is the Snapshot that `take` wrote into this cleanup's memory; the
     // pool calls each cleanup once.
     unsafe { core::ptr::drop_in_place(data.cast::<Snapshot>()) }
 }
 
 fn is_ours(handler: nginx_sys::ngx_pool_cleanup_pt) -> bool {
-    handler.map(|f| f as usize) == Some(drop_snapshot as unsafe extern "C" fn(*mut c_void) as usize)
+    handler.map(|f| f as usize) == Some(drop_snapshot as extern "C" fn(*mut c_void) as usize)
 }
 
 /// The snapshot of this request, if the module took one.

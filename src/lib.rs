@@ -16,6 +16,8 @@ use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, Merge};
 
 #[macro_use]
 mod log;
+#[macro_use]
+mod ffi_guard;
 
 mod bridge;
 mod cache;
@@ -72,7 +74,8 @@ impl HttpModule for AuthOidcModule {
     }
 
     unsafe extern "C" fn init_main_conf(cf: *mut ngx_conf_t, conf: *mut c_void) -> *mut c_char {
-        conf::init_main_conf(&mut *cf, &mut *conf.cast::<MainConf>())
+        ffi_guard::run("init_main_conf", || conf::init_main_conf(&mut *cf, &mut *conf.cast::<MainConf>()))
+            .unwrap_or(ngx::core::NGX_CONF_ERROR)
     }
 
     unsafe extern "C" fn merge_loc_conf(
@@ -86,24 +89,28 @@ impl HttpModule for AuthOidcModule {
     {
         let prev = &*prev.cast::<LocConf>();
         let conf = &mut *conf.cast::<LocConf>();
-        conf::merge_loc_conf(&mut *cf, prev, conf)
+        ffi_guard::run("merge_loc_conf", || conf::merge_loc_conf(&mut *cf, prev, conf)).unwrap_or(ngx::core::NGX_CONF_ERROR)
     }
 
     unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
-        vars::register(&mut *cf).into()
+        ffi_guard::run("preconfiguration", || vars::register(&mut *cf).into()).unwrap_or(Status::NGX_ERROR.into())
     }
 
     unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
-        let cf = &mut *cf;
-        conf::keep_used_tokens(cf);
-        match handler::register(cf) {
-            Status::NGX_OK => spoof_guard::register(cf).into(),
-            other => other.into(),
-        }
+        ffi_guard::run("postconfiguration", || {
+            let cf = &mut *cf;
+            conf::keep_used_tokens(cf);
+            match handler::register(cf) {
+                Status::NGX_OK => spoof_guard::register(cf).into(),
+                other => other.into(),
+            }
+        })
+        .unwrap_or(Status::NGX_ERROR.into())
     }
 }
 
-extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
+guarded! { fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t = init_process_body, on_panic Status::NGX_ERROR.into(); }
+fn init_process_body(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     // SAFETY: nginx passes a valid cycle to module callbacks.
     let cycle = unsafe { &mut *cycle };
     let Some(mcf) = AuthOidcModule::main_conf(cycle) else {
@@ -121,6 +128,7 @@ extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     }
 }
 
-extern "C" fn exit_process(_cycle: *mut ngx_cycle_t) {
+guarded! { fn exit_process(_cycle: *mut ngx_cycle_t) = exit_process_body; }
+fn exit_process_body(_cycle: *mut ngx_cycle_t) {
     bridge::stop_worker();
 }

@@ -44,6 +44,35 @@ pub unsafe fn add_header(r: *mut ngx_http_request_t, key: &'static str, value: &
     Some(h)
 }
 
+/// The response's header of this name (set by the module), if any.
+///
+/// # Safety
+/// `r` must be a live request.
+unsafe fn header_out(r: *mut ngx_http_request_t, name: &str) -> Option<*mut ngx_table_elt_t> {
+    let mut found = None;
+    each_header(&mut (*r).headers_out.headers, |h| {
+        if (*h).hash != 0 && bytes(&(*h).key).eq_ignore_ascii_case(name.as_bytes()) {
+            found = Some(h);
+        }
+        found.is_none()
+    });
+    found
+}
+
+/// Sets the response's `Cache-Control` (one header: a later, stricter value such as
+/// `no-store` replaces the `private` a cookie added). With `only_if_absent`, an existing
+/// value is kept.
+///
+/// # Safety
+/// `r` must be a live request whose header has not been sent.
+pub unsafe fn set_cache_control(r: *mut ngx_http_request_t, value: &[u8], only_if_absent: bool) -> Option<()> {
+    match header_out(r, "Cache-Control") {
+        Some(_) if only_if_absent => Some(()),
+        Some(h) => set_header_value(r, h, value),
+        None => add_header(r, "Cache-Control", value).map(|_| ()),
+    }
+}
+
 /// Sets `Location` so nginx's 302 carries it.
 ///
 /// # Safety
@@ -367,12 +396,19 @@ pub unsafe fn body_in_memory(r: *mut ngx_http_request_t, max: usize) -> Result<V
         if (*b).in_file() != 0 {
             return Err("the body is larger than client_body_buffer_size");
         }
+        cl = (*cl).next;
+        // An empty buffer may have null pointers (a special buffer, or a body of zero
+        // length): skip it, since from_raw_parts needs a non-null pointer even for
+        // zero bytes and offset_from needs two pointers into one allocation.
+        if (*b).pos.is_null() || (*b).last.is_null() || (*b).last <= (*b).pos {
+            continue;
+        }
         let len = (*b).last.offset_from((*b).pos) as usize;
         if out.len() + len > max {
             return Err("the body is too large");
         }
+        // SAFETY: pos..last is the buffer's non-empty data in memory (in_file is excluded above).
         out.extend_from_slice(core::slice::from_raw_parts((*b).pos, len));
-        cl = (*cl).next;
     }
     Ok(out)
 }

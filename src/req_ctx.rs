@@ -124,7 +124,8 @@ pub unsafe fn existing_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Req
     }
 }
 
-unsafe extern "C" fn drop_ctx(data: *mut core::ffi::c_void) {
+guarded! { fn drop_ctx(data: *mut core::ffi::c_void) = drop_ctx_body; }
+unsafe fn drop_ctx_body(data: *mut core::ffi::c_void) {
     let ctx = data.cast::<ReqCtx>();
     // The pool is being destroyed: the request is gone for good.
     waiters::forget((*ctx).wait_id);

@@ -41,7 +41,8 @@ pub fn register(cf: &mut ngx_conf_t) -> Status {
     Status::NGX_OK
 }
 
-unsafe extern "C" fn preaccess_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+guarded! { fn preaccess_handler(r: *mut ngx_http_request_t) -> ngx_int_t = preaccess_handler_body, on_panic nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as nginx_sys::ngx_int_t; }
+unsafe fn preaccess_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
     const DECLINED: ngx_int_t = NGX_DECLINED as ngx_int_t;
     // SAFETY: nginx calls phase handlers with a live request. Subrequests share the main
     // request's header list (a copy of its head): it was cleaned when the main request

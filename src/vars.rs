@@ -101,8 +101,9 @@ unsafe fn not_found(v: *mut ngx_http_variable_value_t) -> ngx_int_t {
     NGX_OK as ngx_int_t
 }
 
+guarded! { fn get_claim(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, data: usize) -> ngx_int_t = get_claim_body, on_panic nginx_sys::NGX_ERROR as nginx_sys::ngx_int_t; }
 /// `$oidc_claim_NAME`; `data` points to the variable's full name.
-unsafe extern "C" fn get_claim(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, data: usize) -> ngx_int_t {
+unsafe fn get_claim_body(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, data: usize) -> ngx_int_t {
     let name = &*(data as *const ngx_str_t);
     let full = crate::ngx_util::bytes(name);
     let Some(claim) = full.get(CLAIM_PREFIX.len()..).and_then(|b| core::str::from_utf8(b).ok()) else {
@@ -115,7 +116,8 @@ unsafe extern "C" fn get_claim(r: *mut ngx_http_request_t, v: *mut ngx_http_vari
     }
 }
 
-unsafe extern "C" fn get_token(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, data: usize) -> ngx_int_t {
+guarded! { fn get_token(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, data: usize) -> ngx_int_t = get_token_body, on_panic nginx_sys::NGX_ERROR as nginx_sys::ngx_int_t; }
+unsafe fn get_token_body(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, data: usize) -> ngx_int_t {
     let Some(id) = identity(r) else { return not_found(v) };
     let value = match data {
         ID_TOKEN => id.id_token.as_deref(),
@@ -128,12 +130,14 @@ unsafe extern "C" fn get_token(r: *mut ngx_http_request_t, v: *mut ngx_http_vari
     }
 }
 
-unsafe extern "C" fn get_authenticated(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, _: usize) -> ngx_int_t {
+guarded! { fn get_authenticated(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, _data: usize) -> ngx_int_t = get_authenticated_body, on_panic nginx_sys::NGX_ERROR as nginx_sys::ngx_int_t; }
+unsafe fn get_authenticated_body(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, _data: usize) -> ngx_int_t {
     let yes = identity(r).is_some();
     set_value(r, v, if yes { b"1" } else { b"0" })
 }
 
-unsafe extern "C" fn get_auth_type(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, _: usize) -> ngx_int_t {
+guarded! { fn get_auth_type(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, _data: usize) -> ngx_int_t = get_auth_type_body, on_panic nginx_sys::NGX_ERROR as nginx_sys::ngx_int_t; }
+unsafe fn get_auth_type_body(r: *mut ngx_http_request_t, v: *mut ngx_http_variable_value_t, _data: usize) -> ngx_int_t {
     let kind = identity(r).map_or("", |id| id.kind);
     set_value(r, v, kind.as_bytes())
 }

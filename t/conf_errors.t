@@ -67,6 +67,18 @@ my $good = "issuer https://idp.example.org/oidc/; client_id c; client_secret s; 
 }
 
 my @bad = (
+    [ '__Host- cookie with cookie_domain',
+      conf("$good cookie_name __Host-oidc; cookie_domain example.org;"),
+      qr/\[emerg\].*oidc_provider "test".*__Host- prefix cannot be used with "cookie_domain"/ ],
+    [ '__Host- cookie with a cookie_path other than /',
+      conf("$good cookie_name __Host-oidc; cookie_path /app;"),
+      qr/\[emerg\].*oidc_provider "test".*__Host- prefix needs "cookie_path \/"/ ],
+    [ '__Host- cookie with cookie_secure off',
+      conf("$good cookie_name __Host-oidc; cookie_secure off;"),
+      qr/\[emerg\].*oidc_provider "test".*__Host- prefix cannot be used with "cookie_secure off"/ ],
+    [ 'max_op_calls not a number',
+      conf("$good max_op_calls lots;"),
+      qr/\[emerg\].*oidc_provider "test".*"max_op_calls": invalid value "lots"/ ],
     [ 'unknown provider',
       conf($good, location => 'auth_oidc nosuch;'),
       qr/\[emerg\].*auth_oidc.*unknown provider "nosuch"/ ],

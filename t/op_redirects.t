@@ -16,11 +16,11 @@ use Test::OIDC::Browser;
 my $t = Test::OIDC->new;
 $t->start_rogue_op->start_upstream;
 
-my @providers = qw(hop plain token);
+my @providers = qw(hop plain token inject);
 my $blocks = join '', map { <<"EOF" } @providers;
     oidc_provider $_ {
         issuer         %%ROGUE%%;
-        config_url     %%ROGUE%%/.well-known/openid-configuration?p=$_;
+        config_url     %%ROGUE%%/.well-known/openid-configuration?p=$_@{[ $_ eq 'inject' ? '&issuer=https://x.example/%0A2099/01/01%2000:00:00%20%5Bnotice%5D%201%231:%20injected' : '' ]};
         client_id      rogue-client;
         client_secret  rogue-secret-0123456789abcdef0123456789ab;
         session_secret 0123456789abcdef0123456789abcdef;
@@ -96,6 +96,15 @@ subtest 'a 307 from the token endpoint is not followed' => sub {
     ok(!scalar keys %{ $b->session_cookies }, 'no session');
     $t->wait_log($re, 3);
     is(logged($re) - $before, 1, 'log: op_unavailable ... redirect_refused');
+};
+
+subtest "the OP's text is logged sanitized (no forged log lines)" => sub {
+    my $b = $t->browser;
+    my $r = $b->get('/inject/page');
+    cmp_ok($r->{status}, '>=', 500, "a discovery document with a foreign issuer: $r->{status}");
+    ok($t->wait_log(qr/provider "inject": issuer_mismatch/, 3), 'log: issuer_mismatch');
+    my @forged = $t->log_lines(qr/^\S+ \S+ \[notice\] 1#1: injected/);
+    is(scalar @forged, 0, "the OP's newline did not start a log line of its own");
 };
 
 $t->rogue_control('scenario', {});

@@ -88,7 +88,7 @@ my $provider = sub {
         client_secret  "s";
         redirect_uri   /$name/callback;
         session_secret 0123456789abcdef0123456789abcdef;
-        timeout        3s;
+        timeout        10s;
         $extra
     }
 EOF

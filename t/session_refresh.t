@@ -55,6 +55,7 @@ my $at2 = at_of($renewed);
 ok(defined $at2 && $at2 ne $at1, '... with a new access token');
 is($t->op_count('/token'), $tokens + 1, '... got with one refresh grant at the token endpoint');
 ok(scalar(grep { /^NGX_OIDC_SESSION=/ } Test::OIDC::set_cookies($renewed)), '... and the session cookie re-issued');
+is($renewed->{headers}{'cache-control'}, 'private', '... on a response no shared cache may keep (Cache-Control: private)');
 ok($t->wait_log(qr/provider "test": refresh: access token renewed/), '... logged');
 my $me = HTTP::Tiny->new->get($t->op_url . '/me', { headers => { Authorization => "Bearer $at2" } });
 is($me->{status}, 200, 'the new access token is live at the OP');

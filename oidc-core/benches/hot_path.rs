@@ -217,6 +217,7 @@ fn jwt_verify(c: &mut Criterion) {
     let algs = vec!["RS256".to_string(), "ES256".to_string()];
     let rules = AccessTokenRules {
         issuer: ISSUER,
+        issuer_template: None,
         audiences: &audiences,
         signature: SignatureRules { allowed_algs: &algs, client_secret: None },
         now: NOW,

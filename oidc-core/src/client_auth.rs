@@ -100,10 +100,11 @@ fn pem_block(text: &str) -> Option<(String, Vec<u8>)> {
     let rest = &text[start + 11..];
     let label_end = rest.find("-----")?;
     let label = rest[..label_end].to_owned();
-    let body_start = label_end + 5;
+    let body = &rest[label_end + 5..];
     let end_marker = format!("-----END {label}-----");
-    let body_end = rest.find(&end_marker)?;
-    let b64: String = rest[body_start..body_end].chars().filter(|c| !c.is_whitespace()).collect();
+    // Looked for after the BEGIN line only: the END marker may share its dashes.
+    let body_end = body.find(&end_marker)?;
+    let b64: String = body[..body_end].chars().filter(|c| !c.is_whitespace()).collect();
     use base64::Engine;
     let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
     Some((label, der))
@@ -252,5 +253,15 @@ mod tests {
         assert_eq!(jwt.split('.').count(), 3);
         assert!(SigningKey::from_pem(b"-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----").is_err());
         assert!(SigningKey::from_pem(b"junk").is_err());
+    }
+
+    /// Found by the conf_values fuzz target: an END marker that shares the BEGIN line's
+    /// dashes made the body slice run backwards (a panic while nginx reads its
+    /// configuration, so `nginx -t` crashed instead of naming the directive).
+    #[test]
+    fn pem_with_overlapping_markers_is_an_error() {
+        for pem in [&b"\n-----BEGIN PRIVATE KEY-----END PRIVATE KEY-----\n"[..], b"-----BEGIN X-----END X-----", b"-----BEGIN -----"] {
+            assert!(SigningKey::from_pem(pem).is_err(), "{}", String::from_utf8_lossy(pem));
+        }
     }
 }

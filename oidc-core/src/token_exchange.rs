@@ -61,6 +61,13 @@ impl TokenResponse {
             _ => None,
         }
     }
+
+    /// When the access token expires, `now + expires_in`; 0 when the OP did not say.
+    /// Saturating: a huge `expires_in` from the OP means "does not expire", never an
+    /// overflow (which aborts a debug build and wraps to the past in a release build).
+    pub fn access_expires_at(&self, now: u64) -> u64 {
+        self.expires_in().map_or(0, |e| now.saturating_add(e))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,10 +152,25 @@ mod tests {
     fn responses() {
         let ok = parse_response(200, br#"{"access_token":"at","token_type":"bearer","id_token":"x","expires_in":"300"}"#).unwrap();
         assert_eq!(ok.expires_in(), Some(300));
+        assert_eq!(ok.access_expires_at(1000), 1300);
         let e = parse_response(400, br#"{"error":"invalid_grant","error_description":"code expired"}"#).unwrap_err();
         assert_eq!(e.to_string(), "the token endpoint answered HTTP 400 error=\"invalid_grant\" (code expired)");
         assert!(parse_response(200, br#"{"access_token":"at","token_type":"mac"}"#).is_err());
         assert!(parse_response(200, b"<html>").is_err());
         assert_eq!(parse_response(502, b"bad gateway").unwrap_err().reason(), "token_request_refused");
+    }
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::*;
+
+    // Issue 10, item 10: `now + expires_in` overflowed for a huge expires_in.
+    #[test]
+    fn huge_expires_in_saturates() {
+        let t = parse_response(200, br#"{"access_token":"at","token_type":"Bearer","expires_in":18446744073709551615}"#).unwrap();
+        assert_eq!(t.access_expires_at(1_700_000_000), u64::MAX);
+        let t = parse_response(200, br#"{"access_token":"at","token_type":"Bearer"}"#).unwrap();
+        assert_eq!(t.access_expires_at(1_700_000_000), 0);
     }
 }

@@ -70,7 +70,8 @@ impl Notifier {
     }
 }
 
-extern "C" fn on_readable(ev: *mut ngx_event_t) {
+guarded! { fn on_readable(ev: *mut ngx_event_t) = on_readable_body; }
+fn on_readable_body(ev: *mut ngx_event_t) {
     // SAFETY: ev is our connection's read event; c->fd is the eventfd.
     unsafe {
         let c = (*ev).data.cast::<ngx_connection_t>();

@@ -96,8 +96,9 @@ unsafe fn resume(r: *mut ngx_http_request_t) {
     nginx_sys::ngx_http_run_posted_requests(c);
 }
 
+guarded! { fn on_watchdog(r: *mut ngx_http_request_t) = on_watchdog_body; }
 /// The write event of a waiting request: only its watchdog timer matters.
-unsafe extern "C" fn on_watchdog(r: *mut ngx_http_request_t) {
+unsafe fn on_watchdog_body(r: *mut ngx_http_request_t) {
     let wev = (*(*r).connection).write;
     if (*wev).timedout() == 0 {
         return;

@@ -16,6 +16,9 @@ use oidc_core::cache_policy::{self, Freshness};
 use oidc_core::discovery::{self, ProviderMetadata};
 use oidc_core::inflight::{self, Inflight};
 use oidc_core::jwks::{self, Jwks};
+// Text from the OP (its issuer, the URLs it names, its error text) is logged only
+// sanitized: printable ASCII, bounded, so it cannot forge log lines.
+use oidc_core::token_exchange::sanitize;
 
 use super::zone::Zone;
 use crate::bridge::{self, waiters, Outcome, Work};
@@ -320,12 +323,12 @@ fn on_fetched<T: Document>(pidx: usize, key: u64, url: &str, outcome: Outcome) {
                             err,
                             log,
                             "auth_oidc: provider \"{}\": zone_full: no room in oidc_shared_zone for {} ({} bytes); increase its size",
-                            p.name, url, fetched.body.len()
+                            p.name, sanitize(url), fetched.body.len()
                         );
                         zone.record_failure(key, now, Failure::NoRoom as u32);
                     }
                 }
-                ngx_log!(info, log, "auth_oidc: provider \"{}\": fetched {} (cached for {}s)", p.name, url, ttl);
+                ngx_log!(info, log, "auth_oidc: provider \"{}\": fetched {} (cached for {}s)", p.name, sanitize(url), ttl);
                 if T::KIND == Kind::Discovery {
                     // Warm the key set now so the login callback does not wait for it.
                     let meta = LOCAL.with_borrow(|l| l.discovery.get(&key).map(|c| c.doc.clone()));
@@ -335,13 +338,13 @@ fn on_fetched<T: Document>(pidx: usize, key: u64, url: &str, outcome: Outcome) {
                 }
             }
             Err((failure, msg)) => {
-                ngx_log!(err, log, "auth_oidc: provider \"{}\": {}: {} (from {})", p.name, T::KIND.reason(failure), msg, url);
+                ngx_log!(err, log, "auth_oidc: provider \"{}\": {}: {} (from {})", p.name, T::KIND.reason(failure), sanitize(&msg), sanitize(url));
                 zone.record_failure(key, now, failure as u32);
             }
         },
         Outcome::Fetched(Err(msg)) => {
             let reason = T::KIND.reason(Failure::Unavailable);
-            ngx_log!(err, log, "auth_oidc: provider \"{}\": {}: GET {} failed: {}", p.name, reason, url, msg);
+            ngx_log!(err, log, "auth_oidc: provider \"{}\": {}: GET {} failed: {}", p.name, reason, sanitize(url), sanitize(&msg));
             zone.record_failure(key, now, Failure::Unavailable as u32);
         }
         Outcome::Slept | Outcome::Answered(_) | Outcome::Stored(_) | Outcome::Invalidated { .. } => {}

@@ -44,8 +44,9 @@ fn home(key: &[u8; 32], slots: usize) -> usize {
 }
 
 impl Zone {
-    /// The stored result for `key`, if present and not expired.
-    pub fn token_get(&self, key: &[u8; 32], now: i64) -> Option<Vec<u8>> {
+    /// The stored result for `key`, if present and not expired, with its expiry (a copy
+    /// kept elsewhere must not outlive it).
+    pub fn token_get(&self, key: &[u8; 32], now: i64) -> Option<(Vec<u8>, i64)> {
         self.locked(|h, _| {
             if h.tokens.is_null() {
                 return None;
@@ -56,14 +57,40 @@ impl Zone {
             (0..WINDOW.min(slots.len())).map(|i| &slots[(start + i) % slots.len()]).find_map(|s| {
                 (s.key == *key && s.expires_at > now && !s.data.is_null())
                     // SAFETY: data/len describe the slab blob owned by the slot.
-                    .then(|| unsafe { core::slice::from_raw_parts(s.data, s.len) }.to_vec())
+                    .then(|| (unsafe { core::slice::from_raw_parts(s.data, s.len) }.to_vec(), s.expires_at))
             })
         })
     }
 
     /// Stores a result until `expires_at`. Returns false when the zone has no room.
     pub fn token_put(&self, key: &[u8; 32], value: &[u8], expires_at: i64, now: i64) -> bool {
+        self.locked(|h, shpool| put_locked(h, shpool, key, value, expires_at, now))
+    }
+
+    /// Marks `key` until `expires_at` unless a live mark exists, in one locked step (two
+    /// workers cannot both get `Some(true)`). `Some(false)`: marked already; None: no
+    /// room in the zone.
+    pub fn mark_once(&self, key: &[u8; 32], expires_at: i64, now: i64) -> Option<bool> {
         self.locked(|h, shpool| {
+            if h.tokens.is_null() {
+                return None;
+            }
+            // SAFETY: the table has token_slots slots, allocated at zone init; we hold the mutex.
+            let slots = unsafe { core::slice::from_raw_parts(h.tokens, h.token_slots) };
+            let start = home(key, slots.len());
+            let marked = (0..WINDOW.min(slots.len()))
+                .map(|i| &slots[(start + i) % slots.len()])
+                .any(|s| s.key == *key && s.expires_at > now && !s.data.is_null());
+            if marked {
+                return Some(false);
+            }
+            put_locked(h, shpool, key, b"1", expires_at, now).then_some(true)
+        })
+    }
+}
+
+fn put_locked(h: &mut super::zone::Header, shpool: *mut nginx_sys::ngx_slab_pool_t, key: &[u8; 32], value: &[u8], expires_at: i64, now: i64) -> bool {
+        {
             if h.tokens.is_null() {
                 return false;
             }
@@ -107,6 +134,5 @@ impl Zone {
             }
             *s = Slot { key: *key, expires_at, stored_at: now, data, len: value.len() };
             true
-        })
-    }
+        }
 }

@@ -97,7 +97,8 @@ pub fn add(cf: &mut ngx_conf_t, name: &str, size: usize) -> Result<*mut ngx_shm_
     Ok(zone)
 }
 
-extern "C" fn init_zone(zone: *mut ngx_shm_zone_t, data: *mut c_void) -> ngx_int_t {
+guarded! { fn init_zone(zone: *mut ngx_shm_zone_t, data: *mut c_void) -> ngx_int_t = init_zone_body, on_panic nginx_sys::NGX_ERROR as nginx_sys::ngx_int_t; }
+fn init_zone_body(zone: *mut ngx_shm_zone_t, data: *mut c_void) -> ngx_int_t {
     // SAFETY: nginx calls this with the zone being initialised and the data of the zone
     // of the same name in the previous cycle, if any.
     unsafe {

@@ -95,7 +95,8 @@ macro_rules! once {
     };
 }
 
-pub extern "C" fn cmd_bearer(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+guarded! { pub fn cmd_bearer(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_bearer_body, on_panic ngx::core::NGX_CONF_ERROR; }
+fn cmd_bearer_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     let (cf, lcf) = lcf(cf, conf);
     once!(cf, lcf.bearer.mode, "auth_oidc_bearer");
     lcf.bearer.mode_place = Some(values::place(cf));
@@ -111,7 +112,8 @@ pub extern "C" fn cmd_bearer(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf
     NGX_CONF_OK
 }
 
-pub extern "C" fn cmd_token_header(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+guarded! { pub fn cmd_token_header(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_token_header_body, on_panic ngx::core::NGX_CONF_ERROR; }
+fn cmd_token_header_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     let (cf, lcf) = lcf(cf, conf);
     once!(cf, lcf.bearer.token_header, "auth_oidc_token_header");
     let name = text(values::args(cf)[1]);
@@ -123,7 +125,8 @@ pub extern "C" fn cmd_token_header(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t
     NGX_CONF_OK
 }
 
-pub extern "C" fn cmd_token_cookie(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+guarded! { pub fn cmd_token_cookie(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_token_cookie_body, on_panic ngx::core::NGX_CONF_ERROR; }
+fn cmd_token_cookie_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     let (cf, lcf) = lcf(cf, conf);
     once!(cf, lcf.bearer.token_cookie, "auth_oidc_token_cookie");
     let name = text(values::args(cf)[1]);
@@ -135,7 +138,8 @@ pub extern "C" fn cmd_token_cookie(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t
     NGX_CONF_OK
 }
 
-pub extern "C" fn cmd_audience(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+guarded! { pub fn cmd_audience(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_audience_body, on_panic ngx::core::NGX_CONF_ERROR; }
+fn cmd_audience_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     let (cf, lcf) = lcf(cf, conf);
     once!(cf, lcf.bearer.audiences, "auth_oidc_audience");
     let args = values::args(cf);
@@ -147,7 +151,8 @@ pub extern "C" fn cmd_audience(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, co
     NGX_CONF_OK
 }
 
-pub extern "C" fn cmd_introspect(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+guarded! { pub fn cmd_introspect(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_introspect_body, on_panic ngx::core::NGX_CONF_ERROR; }
+fn cmd_introspect_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     let (cf, lcf) = lcf(cf, conf);
     once!(cf, lcf.bearer.introspect, "auth_oidc_introspect");
     lcf.bearer.introspect = Some(match values::args(cf)[1] {
@@ -162,7 +167,8 @@ pub extern "C" fn cmd_introspect(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, 
     NGX_CONF_OK
 }
 
-pub extern "C" fn cmd_require_at_jwt(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+guarded! { pub fn cmd_require_at_jwt(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_require_at_jwt_body, on_panic ngx::core::NGX_CONF_ERROR; }
+fn cmd_require_at_jwt_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     let (cf, lcf) = lcf(cf, conf);
     once!(cf, lcf.bearer.require_at_jwt, "auth_oidc_require_at_jwt");
     match values::flag(values::args(cf)[1]) {
@@ -177,7 +183,8 @@ pub extern "C" fn cmd_require_at_jwt(cf: *mut ngx_conf_t, _cmd: *mut ngx_command
     }
 }
 
-pub extern "C" fn cmd_scope(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+guarded! { pub fn cmd_scope(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_scope_body, on_panic ngx::core::NGX_CONF_ERROR; }
+fn cmd_scope_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     let (cf, lcf) = lcf(cf, conf);
     once!(cf, lcf.bearer.scopes, "auth_oidc_scope");
     let joined = values::args(cf)[1..].iter().map(|a| text(a)).collect::<Vec<_>>().join(" ");
@@ -193,7 +200,8 @@ pub extern "C" fn cmd_scope(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf:
     }
 }
 
-pub extern "C" fn cmd_claim(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+guarded! { pub fn cmd_claim(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_claim_body, on_panic ngx::core::NGX_CONF_ERROR; }
+fn cmd_claim_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     let (cf, lcf) = lcf(cf, conf);
     let args: Vec<String> = values::args(cf)[1..].iter().map(|a| text(a)).collect();
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();

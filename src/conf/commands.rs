@@ -52,12 +52,9 @@ pub static mut COMMANDS: [ngx_command_t; 15] = [
     ngx_command_t::empty(),
 ];
 
+guarded! { fn cmd_oidc_shared_zone(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_oidc_shared_zone_body, on_panic ngx::core::NGX_CONF_ERROR; }
 /// `oidc_shared_zone zone=NAME:SIZE;`
-extern "C" fn cmd_oidc_shared_zone(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
+fn cmd_oidc_shared_zone_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes the parsing context and our main conf.
     let (cf, mcf) = unsafe { (&mut *cf, &mut *conf.cast::<MainConf>()) };
     let args = values::args(cf);
@@ -70,12 +67,9 @@ extern "C" fn cmd_oidc_shared_zone(
     }
 }
 
+guarded! { fn cmd_auth_oidc(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_auth_oidc_body, on_panic ngx::core::NGX_CONF_ERROR; }
 /// `auth_oidc NAME | off;`, NAME possibly with variables.
-extern "C" fn cmd_auth_oidc(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
+fn cmd_auth_oidc_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes the parsing context and our location conf.
     let (cf, lcf) = unsafe { (&mut *cf, &mut *conf.cast::<LocConf>()) };
     if !matches!(lcf.auth, AuthSetting::Unset) {

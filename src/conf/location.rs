@@ -28,8 +28,9 @@ pub struct SetHeader {
     pub value: *mut ngx_http_complex_value_t,
 }
 
+guarded! { pub fn cmd_unauth_action(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_unauth_action_body, on_panic ngx::core::NGX_CONF_ERROR; }
 /// `auth_oidc_unauth_action auto | redirect | deny | pass;`
-pub extern "C" fn cmd_unauth_action(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+fn cmd_unauth_action_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes the parsing context and our location conf.
     let (cf, lcf) = unsafe { (&mut *cf, &mut *conf.cast::<LocConf>()) };
     if lcf.unauth_action.is_some() {
@@ -54,8 +55,9 @@ pub extern "C" fn cmd_unauth_action(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_
     NGX_CONF_OK
 }
 
+guarded! { pub fn cmd_pass_cookies(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_pass_cookies_body, on_panic ngx::core::NGX_CONF_ERROR; }
 /// `auth_oidc_pass_cookies on | off;`
-pub extern "C" fn cmd_pass_cookies(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+fn cmd_pass_cookies_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: as above.
     let (cf, lcf) = unsafe { (&mut *cf, &mut *conf.cast::<LocConf>()) };
     if lcf.pass_cookies.is_some() {
@@ -74,8 +76,9 @@ pub extern "C" fn cmd_pass_cookies(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t
     }
 }
 
+guarded! { pub fn cmd_set_header(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_set_header_body, on_panic ngx::core::NGX_CONF_ERROR; }
 /// `auth_oidc_set_header NAME VALUE;`
-pub extern "C" fn cmd_set_header(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+fn cmd_set_header_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: as above.
     let (cf, lcf) = unsafe { (&mut *cf, &mut *conf.cast::<LocConf>()) };
     let args = values::args(cf);

@@ -158,7 +158,7 @@ pub fn merge_loc_conf(cf: &mut ngx_conf_t, prev: &LocConf, conf: &mut LocConf) -
     };
     match conf.auth {
         AuthSetting::Provider(idx) => {
-            conf.bearer_ns = conf.bearer.cache_namespace(&mcf.providers[idx].name);
+            conf.bearer_ns = conf.bearer.cache_namespace(&mcf.providers[idx].verdict_identity());
             conf.bearer_ns_key = crate::cache::key_hash(&[conf.bearer_ns.as_bytes()]);
         }
         AuthSetting::Variable(_) if conf.bearer.mode() != BearerMode::Off => {
@@ -166,7 +166,7 @@ pub fn merge_loc_conf(cf: &mut ngx_conf_t, prev: &LocConf, conf: &mut LocConf) -
                 .providers
                 .iter()
                 .map(|p| {
-                    let ns = conf.bearer.cache_namespace(&p.name);
+                    let ns = conf.bearer.cache_namespace(&p.verdict_identity());
                     let key = crate::cache::key_hash(&[ns.as_bytes()]);
                     (ns, key)
                 })

@@ -38,7 +38,11 @@ pub struct SessionKeep {
 
 pub struct Provider {
     pub name: String,
+    /// With `issuer_template on`, a template containing `{tenantid}`.
     pub issuer: String,
+    /// `issuer_template on` (and `allowed_tenants`): tokens' `iss` is checked against
+    /// the template with their `tid`.
+    pub issuer_template: Option<oidc_core::tenant::IssuerTemplate>,
     pub config_url: String,
     pub client_id: String,
     /// Never logged.
@@ -110,6 +114,9 @@ pub struct Provider {
     pub token_cache_ttl: u64,
     /// How long a refused token's result is cached (0: not cached).
     pub token_cache_negative: u64,
+    /// Requests to the OP on behalf of clients (token, refresh, userinfo, introspection)
+    /// that one worker may have in flight for this provider; more answer 503 at once.
+    pub max_op_calls: usize,
     /// JWT access token algorithms; None: as for ID tokens.
     pub access_token_algs: Option<Vec<String>>,
     /// Binds sealed sessions to this provider and client (see `SessionCookies`).
@@ -124,6 +131,24 @@ impl Provider {
     /// The prefix of this provider's per-attempt state cookies.
     pub fn state_cookie_prefix(&self) -> String {
         format!("{}_state", self.cookie_name)
+    }
+
+    /// What a cached token verdict depends on in this provider's configuration: the
+    /// token cache's namespace is keyed by it, not by the name alone, so a reload that
+    /// changes the issuer, the client or the accepted algorithms does not inherit the
+    /// verdicts in the shared zone that the old configuration reached.
+    pub fn verdict_identity(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{}\n{:?}\n{:?}\n{:?}\n{}",
+            self.name,
+            self.issuer,
+            self.config_url,
+            self.client_id,
+            self.access_token_algs,
+            self.id_token_algs,
+            self.introspection_endpoint,
+            self.clock_skew
+        )
     }
 
     /// The client authentication method at the token endpoint.
@@ -176,3 +201,7 @@ pub const DEFAULT_LOGIN_TIMEOUT: u64 = 600;
 pub const DEFAULT_CLOCK_SKEW: u64 = 60;
 pub const DEFAULT_SESSION_TIMEOUT: u64 = 8 * 3600;
 pub const DEFAULT_TOKEN_CACHE_TTL: u64 = 300;
+/// Refusals are remembered briefly by default, so a flood of one bad token costs one
+/// introspection per this interval, not one per request.
+pub const DEFAULT_TOKEN_CACHE_NEGATIVE: u64 = 10;
+pub const DEFAULT_MAX_OP_CALLS: usize = 64;

@@ -13,7 +13,7 @@ use oidc_core::client_auth::{AuthMethod, SigningKey};
 use oidc_core::cookie_cipher::CookieCipher;
 use oidc_core::jose::verify::SUPPORTED_ALGS;
 use oidc_core::conf_check::{self, check_redirect_uri};
-use oidc_core::{auth_request, issuer_url};
+use oidc_core::{auth_request, issuer_url, tenant};
 
 use super::provider::*;
 use super::session_store::SessionStore;
@@ -28,6 +28,8 @@ struct Draft {
     name: String,
     seen: HashSet<String>,
     issuer: Option<String>,
+    issuer_template: bool,
+    allowed_tenants: Option<Vec<String>>,
     config_url: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -69,16 +71,14 @@ struct Draft {
     introspection_endpoint: Option<String>,
     token_cache_ttl: Option<u64>,
     token_cache_negative: Option<u64>,
+    max_op_calls: Option<usize>,
     access_token_algs: Option<Vec<String>>,
     session_store: Option<SessionStore>,
 }
 
+guarded! { pub fn cmd_oidc_provider(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = cmd_oidc_provider_body, on_panic ngx::core::NGX_CONF_ERROR; }
 /// `oidc_provider NAME { ... }` in the http block.
-pub extern "C" fn cmd_oidc_provider(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
+fn cmd_oidc_provider_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes the parsing context and our main conf.
     let (cf, mcf) = unsafe { (&mut *cf, &mut *conf.cast::<MainConf>()) };
     let args = values::args(cf);
@@ -116,12 +116,9 @@ pub extern "C" fn cmd_oidc_provider(
     }
 }
 
+guarded! { fn block_line(cf: *mut ngx_conf_t, _dummy: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char = block_line_body, on_panic ngx::core::NGX_CONF_ERROR; }
 /// Called by nginx for every directive line inside the block.
-unsafe extern "C" fn block_line(
-    cf: *mut ngx_conf_t,
-    _dummy: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
+unsafe fn block_line_body(cf: *mut ngx_conf_t, _dummy: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     let (cf, draft) = (&mut *cf, &mut *conf.cast::<Draft>());
     let args = values::args(cf);
     match draft.set(&args) {
@@ -184,6 +181,13 @@ impl Draft {
         match n {
             "issuer" => self.issuer = Some(text(n, v)?),
             "config_url" => self.config_url = Some(text(n, v)?),
+            "issuer_template" => self.issuer_template = with_name(n, values::flag(one(n, v)?))?,
+            "allowed_tenants" => {
+                if v.is_empty() {
+                    return Err("invalid number of arguments in \"allowed_tenants\" directive".into());
+                }
+                self.allowed_tenants = Some(v.iter().map(|t| String::from_utf8_lossy(t).into_owned()).collect());
+            }
             "client_id" => self.client_id = Some(text(n, v)?),
             "client_secret" => self.client_secret = Some(text(n, v)?),
             "redirect_uri" => self.redirect_uri = Some(text(n, v)?),
@@ -207,6 +211,11 @@ impl Draft {
             }
             "token_cache_ttl" => self.token_cache_ttl = Some(with_name(n, values::seconds(one(n, v)?))?),
             "token_cache_negative" => self.token_cache_negative = Some(with_name(n, values::seconds(one(n, v)?))?),
+            "max_op_calls" => {
+                let text = one(n, v)?;
+                let count = std::str::from_utf8(text).ok().and_then(|t| t.parse::<usize>().ok()).filter(|c| (1..=100_000).contains(c));
+                self.max_op_calls = Some(count.ok_or_else(|| invalid_choice(n, text, "a number from 1 to 100000"))?);
+            }
             "access_token_alg" => self.access_token_algs = Some(with_name(n, alg_list(v))?),
             "timeout" => self.timeout_ms = Some(with_name(n, values::millis(one(n, v)?))?),
             "max_response_size" => self.max_response_size = Some(with_name(n, values::size(one(n, v)?))?),
@@ -330,9 +339,15 @@ impl Draft {
 
     fn finish(&mut self, cf: &mut ngx_conf_t) -> Result<Provider, String> {
         let issuer = self.issuer.clone().ok_or("missing \"issuer\" directive")?;
-        issuer_url::check_issuer(&issuer, self.allow_http)
+        let issuer_template = self.issuer_template()?;
+        // A template is checked as the URL of one tenant.
+        let one_issuer = issuer.replace(tenant::PLACEHOLDER, "tenant");
+        issuer_url::check_issuer(&one_issuer, self.allow_http)
             .map_err(|e| format!("\"issuer\" \"{issuer}\" {e}"))?;
         let client_id = self.client_id.clone().ok_or("missing \"client_id\" directive")?;
+        if issuer_template.is_some() && self.config_url.is_none() {
+            return Err("\"issuer_template on\" needs \"config_url\" (the multi-tenant discovery URL, e.g. https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration)".into());
+        }
         let config_url =
             self.config_url.clone().unwrap_or_else(|| issuer_url::default_config_url(&issuer));
         issuer_url::check_endpoint_url(&config_url, self.allow_http)
@@ -426,7 +441,21 @@ impl Draft {
             (None, _) => None,
         };
         let response_mode = self.response_mode.unwrap_or(ResponseMode::Query);
-        let cookie_secure = self.cookie_secure.unwrap_or(CookieSecure::Auto);
+        let mut cookie_secure = self.cookie_secure.unwrap_or(CookieSecure::Auto);
+        if self.cookie_name.as_deref().is_some_and(|n| n.starts_with("__Host-")) {
+            // Browsers accept a __Host- cookie only when it is Secure, has Path=/ and no
+            // Domain: it then cannot be set or overwritten by a sibling subdomain.
+            if self.cookie_domain.is_some() {
+                return Err("\"cookie_name\" with the __Host- prefix cannot be used with \"cookie_domain\"".into());
+            }
+            if self.cookie_path.as_deref().is_some_and(|p| p != "/") {
+                return Err("\"cookie_name\" with the __Host- prefix needs \"cookie_path /\"".into());
+            }
+            if cookie_secure == CookieSecure::Off {
+                return Err("\"cookie_name\" with the __Host- prefix cannot be used with \"cookie_secure off\"".into());
+            }
+            cookie_secure = CookieSecure::On;
+        }
         let cookie_samesite = self.cookie_samesite.clone().unwrap_or_else(|| "Lax".into());
         if cookie_samesite == "None" && cookie_secure == CookieSecure::Off {
             return Err("\"cookie_samesite None\" needs Secure cookies (browsers drop the cookie otherwise)".into());
@@ -465,6 +494,7 @@ impl Draft {
         let provider = Provider {
             name: self.name.clone(),
             issuer,
+            issuer_template,
             config_url,
             client_id,
             client_secret: self.client_secret.take(),
@@ -512,7 +542,8 @@ impl Draft {
             session_store,
             introspection_endpoint: self.introspection_endpoint.take(),
             token_cache_ttl: self.token_cache_ttl.unwrap_or(DEFAULT_TOKEN_CACHE_TTL),
-            token_cache_negative: self.token_cache_negative.unwrap_or(0),
+            token_cache_negative: self.token_cache_negative.unwrap_or(DEFAULT_TOKEN_CACHE_NEGATIVE),
+            max_op_calls: self.max_op_calls.unwrap_or(DEFAULT_MAX_OP_CALLS),
             access_token_algs: self.access_token_algs.take(),
             discovery_key,
             jwks_key,
@@ -558,4 +589,26 @@ fn read_pem_bundle(cf: &ngx_conf_t, path: &str) -> Result<Vec<u8>, String> {
         .filter(|certs| !certs.is_empty())
         .ok_or_else(|| format!("\"ssl_trusted_certificate\": no PEM certificate found in \"{full}\""))?;
     Ok(pem)
+}
+
+impl Draft {
+    /// `issuer_template on`: the issuer must hold `{tenantid}`; without it, an issuer that
+    /// holds it is a mistake (Entra's multi-tenant documents say so literally).
+    fn issuer_template(&self) -> Result<Option<tenant::IssuerTemplate>, String> {
+        let issuer = self.issuer.as_deref().unwrap_or_default();
+        let has = issuer.contains(tenant::PLACEHOLDER);
+        match (self.issuer_template, has) {
+            (false, true) => Err(format!(
+                "\"issuer\" \"{issuer}\" contains {}: a multi-tenant issuer needs \"issuer_template on\"",
+                tenant::PLACEHOLDER
+            )),
+            (false, false) if self.allowed_tenants.is_some() => {
+                Err("\"allowed_tenants\" needs \"issuer_template on\"".into())
+            }
+            (false, false) => Ok(None),
+            (true, _) => tenant::IssuerTemplate::new(issuer, self.allowed_tenants.clone().unwrap_or_default())
+                .map(Some)
+                .map_err(|e| format!("\"issuer_template on\": \"issuer\" {e}")),
+        }
+    }
 }

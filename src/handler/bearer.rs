@@ -95,11 +95,13 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
     let key = caching.then(|| TokenCacheKey::new(ns, token));
     let zone = documents::zone();
     let shared = key.as_ref().and_then(|k| zone.as_ref().and_then(|z| z.token_get(&k.0, now)));
-    if let Some(bytes) = shared {
+    if let Some((bytes, shared_until)) = shared {
         if let Some(cached) = token_cache::decode(&bytes) {
-            let (verdict, exp) = verdict_of(cached, token);
-            let until = exp.map_or(now + p.token_cache_ttl as i64, |e| (e as i64).min(now + p.token_cache_ttl as i64));
-            token_local::put(ns_key, token, verdict.clone(), until, now);
+            let (verdict, _) = verdict_of(cached, token);
+            // The worker's copy ends when the shared entry does: counted from now, it
+            // would outlive it (a token without exp accepted up to twice
+            // token_cache_ttl, a refusal held token_cache_ttl, not token_cache_negative).
+            token_local::put(ns_key, token, verdict.clone(), shared_until, now);
             return BearerCheck::Done(conclude(r, lcf, p, verdict));
         }
     }
@@ -270,6 +272,7 @@ unsafe fn validate_jwt(
         };
         let rules = AccessTokenRules {
             issuer: &p.issuer,
+            issuer_template: p.issuer_template.as_ref(),
             audiences: &audiences,
             // HS* access tokens would need a secret shared with the OP: none here, so
             // they are refused (and so is an HS token "signed" with an RSA public key).
@@ -291,7 +294,7 @@ unsafe fn validate_jwt(
                 // Refreshed recently by someone: one more look at what the cache holds.
             }
             Err(e) => {
-                let reason: Rc<str> = format!("bearer_{}", e.reason()).into();
+                let reason: Rc<str> = e.log_reason("bearer").into();
                 let verdict = Verdict::Refused { reason, description: access_token::public_description(&e).into() };
                 // A key we do not know may be one the OP is about to publish: do not
                 // remember that refusal.

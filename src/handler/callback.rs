@@ -198,6 +198,14 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
     if login.is_expired(now as u64, p.login_timeout) {
         return failure(BAD_REQUEST, "state_expired", "the login attempt is older than login_timeout", MSG_STATE).into();
     }
+    // The browser drops the state cookie now, but a copy replayed with the callback would
+    // still open: mark the state used in the shared zone first (issue 10 item 9), so a
+    // replay costs no second token request.
+    let used_key = oidc_core::token_cache::TokenCacheKey::new(&format!("state-used\n{}", p.issuer), state);
+    let used_until = now + p.login_timeout as i64;
+    if crate::cache::documents::zone().and_then(|z| z.mark_once(&used_key.0, used_until, now)) == Some(false) {
+        return failure(BAD_REQUEST, "state_replayed", "this login attempt's callback was used already", MSG_STATE).into();
+    }
     ctx.callback = Some(Box::new(CallbackFlow {
         login,
         step: Step::Exchange,
@@ -210,7 +218,8 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
 
     // RFC 9207: the answer says which OP sent it; a mix-up attack would show another.
     match params.iss.as_deref() {
-        Some(iss) if iss != p.issuer => {
+        // With issuer_template, any tenant's issuer: the ID token's iss and tid decide.
+        Some(iss) if iss != p.issuer && !p.issuer_template.as_ref().is_some_and(|t| t.matches(iss)) => {
             return failure(BAD_REQUEST, "iss_mismatch", format!("the answer's iss \"{}\" is not the issuer", sanitize(iss)), MSG_TOKEN).into()
         }
         None if meta.authorization_response_iss_parameter_supported => {
@@ -300,8 +309,9 @@ thread_local! {
     static IN_READ: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
 }
 
+guarded! { fn body_read(r: *mut ngx_http_request_t) = body_read_body; }
 /// The body has been read (called by nginx, possibly from inside the read call).
-unsafe extern "C" fn body_read(r: *mut ngx_http_request_t) {
+unsafe fn body_read_body(r: *mut ngx_http_request_t) {
     let main = (*r).main;
     // ngx_http_read_client_request_body took a reference for the read; the request
     // goes on in the phase engine, which does not hand it back.
@@ -349,6 +359,7 @@ unsafe fn advance(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: 
                 let token = flow.token.as_ref().expect("exchanged");
                 let rules = IdTokenRules {
                     issuer: &p.issuer,
+                    issuer_template: p.issuer_template.as_ref(),
                     client_id: &p.client_id,
                     signature: SignatureRules { allowed_algs: &algs, client_secret: p.client_secret.as_deref().map(str::as_bytes) },
                     nonce: &flow.login.nonce,
@@ -389,7 +400,7 @@ unsafe fn advance(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: 
                         // Not refreshed now (one was done recently): check once more
                         // against whatever the cache holds.
                     }
-                    Err(e) => return failure(UNAUTHORIZED, format!("id_token_{}", e.reason()), e.to_string(), MSG_TOKEN).into(),
+                    Err(e) => return failure(UNAUTHORIZED, e.log_reason("id_token"), e.to_string(), MSG_TOKEN).into(),
                 }
             }
             Step::Userinfo => {
@@ -497,7 +508,7 @@ unsafe fn logged_in(r: *mut ngx_http_request_t, p: &Provider, flow: &mut Callbac
         );
         return Next::Return(page::send_html(r, nginx_sys::NGX_HTTP_OK as usize, &body));
     }
-    if ngx_util::add_header(r, "Cache-Control", b"no-store").is_none() || ngx_util::set_location(r, target).is_none() {
+    if ngx_util::set_cache_control(r, b"no-store", false).is_none() || ngx_util::set_location(r, target).is_none() {
         return failure(INTERNAL, "out_of_memory", "cannot add a header", MSG_OP).into();
     }
     Next::Return(nginx_sys::NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t)
@@ -543,13 +554,14 @@ fn build_session(p: &Provider, flow: &mut CallbackFlow, now: u64) -> Session {
         id_token: token.id_token.clone().filter(|_| keep.id_token),
         access_token: Some(token.access_token.clone()).filter(|_| keep.access_token),
         refresh_token: token.refresh_token.clone().filter(|_| keep.refresh_token),
-        access_expires_at: token.expires_in().map_or(0, |e| now.saturating_add(e)),
+        access_expires_at: token.access_expires_at(now),
         userinfo: ui_text.filter(|_| keep.userinfo),
         created_at: now,
         expires_at: now + p.session_timeout,
         last_seen: now,
         sid: claims.get("sid").and_then(|s| s.as_str()).map(str::to_owned),
-        iss: None,
+        // The token's own iss: with issuer_template it names the tenant.
+        iss: claims.get("iss").and_then(|s| s.as_str()).map(str::to_owned),
     }
 }
 

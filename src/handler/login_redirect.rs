@@ -93,7 +93,7 @@ pub unsafe fn start_login(r: *mut ngx_http_request_t, p: &Provider, meta: &Provi
             return INTERNAL_ERROR;
         }
     }
-    if ngx_util::add_header(r, "Cache-Control", b"no-store").is_none() || ngx_util::set_location(r, &url).is_none() {
+    if ngx_util::set_cache_control(r, b"no-store", false).is_none() || ngx_util::set_location(r, &url).is_none() {
         return INTERNAL_ERROR;
     }
     nginx_sys::NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t

@@ -119,7 +119,7 @@ unsafe fn local_end(r: *mut ngx_http_request_t, post_logout: Option<&str>) -> ng
 }
 
 unsafe fn redirect(r: *mut ngx_http_request_t, url: &str) -> ngx_int_t {
-    if ngx_util::add_header(r, "Cache-Control", b"no-store").is_none() || ngx_util::set_location(r, url).is_none() {
+    if ngx_util::set_cache_control(r, b"no-store", false).is_none() || ngx_util::set_location(r, url).is_none() {
         return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
     }
     nginx_sys::NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t

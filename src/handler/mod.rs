@@ -55,7 +55,8 @@ pub fn register(cf: &mut ngx_conf_t) -> Status {
     Status::NGX_OK
 }
 
-unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+guarded! { fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t = access_handler_body, on_panic nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as nginx_sys::ngx_int_t; }
+unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
     let Some(lcf) = AuthOidcModule::location_conf(&*r) else { return NGX_DECLINED as ngx_int_t };
     if matches!(lcf.auth, AuthSetting::Unset | AuthSetting::Off) {
         return NGX_DECLINED as ngx_int_t;

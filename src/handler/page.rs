@@ -38,7 +38,7 @@ unsafe fn send_inner(r: *mut ngx_http_request_t, status: usize, body: &[u8]) -> 
     (*r).headers_out.content_type = ngx_str_t { len: CT.len(), data: CT.as_ptr().cast_mut() };
     (*r).headers_out.content_type_len = "text/html".len();
     (*r).headers_out.content_type_lowcase = ptr::null_mut();
-    if ngx_util::add_header(r, "Cache-Control", b"no-store").is_none() {
+    if ngx_util::set_cache_control(r, b"no-store", false).is_none() {
         return NGX_ERROR as ngx_int_t;
     }
     let rc = nginx_sys::ngx_http_send_header(r);

@@ -430,7 +430,7 @@ unsafe fn apply(
     match token_exchange::parse_response(answer.status, &answer.body) {
         Ok(t) => {
             let now_u = now as u64;
-            session.access_expires_at = t.expires_in().map_or(0, |e| now_u.saturating_add(e));
+            session.access_expires_at = t.access_expires_at(now_u);
             session.access_token = Some(t.access_token);
             if let Some(rt) = t.refresh_token {
                 // Rotated refresh tokens (RFC 6749 10.4): the old one is dead now.

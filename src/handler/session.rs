@@ -115,5 +115,10 @@ unsafe fn header_line_limit(r: *mut ngx_http_request_t) -> usize {
 /// # Safety
 /// As for `write`.
 pub unsafe fn add_set_cookie(r: *mut ngx_http_request_t, value: &str) -> Result<(), String> {
+    // A response that sets a cookie of the module (a re-issued session on a proxied page,
+    // above all) must not be stored by a shared cache and served to someone else.
+    if ngx_util::set_cache_control(r, b"private", true).is_none() {
+        return Err("out of memory".to_string());
+    }
     ngx_util::add_header(r, "Set-Cookie", value.as_bytes()).map(|_| ()).ok_or_else(|| "out of memory".to_string())
 }

@@ -14,6 +14,8 @@
 //          end_session=0      no end_session_endpoint
 //          auth_methods=...   token_endpoint_auth_methods_supported
 //          iss_supported=0    authorization_response_iss_parameter_supported false
+//          issuer=...         the issuer it claims (a mismatch, or text meant for the log)
+//          issuer_template=1  issuer ISSUER/{tenantid}/v2.0 (Entra's multi-tenant form)
 //   /jwks       the published public keys (rsa-1, ps-1, ec-1, ed-1; rsa-2 when the
 //               scenario publishes it)
 //   /authorize  remembers nonce, PKCE challenge, client and redirect_uri under a fresh
@@ -201,6 +203,10 @@ function discovery(url) {
     authorization_response_iss_parameter_supported: q.get('iss_supported') !== '0',
   };
   if (!args['no-end-session'] && q.get('end_session') !== '0') doc.end_session_endpoint = `${issuer}/logout`;
+  if (q.get('issuer')) doc.issuer = q.get('issuer');
+  // A multi-tenant document, as Microsoft Entra's /common and /organizations publish:
+  // the issuer is a template; tokens name their tenant (scenario claims iss and tid).
+  if (q.get('issuer_template') === '1') doc.issuer = `${issuer}/{tenantid}/v2.0`;
   return doc;
 }
 

@@ -70,6 +70,7 @@ fn seeds_reach_past_signatures_and_sealing() {
         let signature = SignatureRules { allowed_algs: &f.algs, client_secret: Some(f.raw.client_secret.as_bytes()) };
         let id = IdTokenRules {
             issuer: &f.raw.issuer,
+            issuer_template: None,
             client_id: &f.raw.client_id,
             signature,
             nonce: &f.raw.nonce,

@@ -64,7 +64,12 @@ impl VerifyingKey {
             "RSA" => {
                 let n = strip_zeros(member(jwk, "n")?);
                 let e = strip_zeros(member(jwk, "e")?);
-                let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+                // Checked: an empty modulus ("n": "") must be refused, not wrap around
+                // to a huge size (and abort a debug build).
+                let bits = n
+                    .first()
+                    .and_then(|b| n.len().checked_mul(8)?.checked_sub(b.leading_zeros() as usize))
+                    .unwrap_or(0);
                 if bits < MIN_RSA_BITS {
                     return Err(format!("RSA key of {bits} bits (at least {MIN_RSA_BITS} required)"));
                 }

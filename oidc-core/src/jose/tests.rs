@@ -132,3 +132,13 @@ fn weak_and_malformed_keys_skipped() {
     assert_eq!(set.keys.len(), 1);
     assert!(matches!(set.find(Some("rsa1"), "RS256"), KeyLookup::Found(_)));
 }
+
+// Issue 10, item 10: an empty (or all-zero) modulus underflowed `0 * 8 - 8`: a panic in a
+// debug build, and in a release build a wrapped "huge" key that passed the size check.
+#[test]
+fn empty_rsa_modulus_refused() {
+    for n in ["", "AA", "AAAA"] {
+        let set = json!({"keys": [{"kty": "RSA", "n": n, "e": "AQAB"}]});
+        assert!(jwks::parse(set.to_string().as_bytes()).is_err(), "n={n:?} must not give a key");
+    }
+}

@@ -12,6 +12,8 @@ use crate::jwks::Jwks;
 pub struct AccessTokenRules<'a> {
     /// The issuer the token must name, exactly.
     pub issuer: &'a str,
+    /// `issuer_template`: `issuer` is a template, checked with the token's `tid`.
+    pub issuer_template: Option<&'a crate::tenant::IssuerTemplate>,
     /// The token's `aud` must include at least one of these. Empty means no audience
     /// check; the glue decides when that is allowed (it should be an explicit choice).
     pub audiences: &'a [String],
@@ -32,7 +34,7 @@ pub fn validate(token: &str, rules: &AccessTokenRules<'_>, jwks: &Jwks) -> Resul
         return Err(TokenError::WrongType(typ));
     }
     let claims = verified.claims;
-    checks::check_issuer(&claims, rules.issuer)?;
+    checks::check_issuer_rule(&claims, rules.issuer, rules.issuer_template)?;
     check_audiences(&claims, rules.audiences)?;
     checks::check_times(&claims, rules.now, rules.clock_skew, true)?;
     Ok(claims)

@@ -52,6 +52,7 @@ impl Rules {
     fn check(&self, token: &str, jwks: &Jwks) -> Result<Claims, TokenError> {
         let rules = AccessTokenRules {
             issuer: ISSUER,
+            issuer_template: None,
             audiences: &self.audiences,
             signature: SignatureRules { allowed_algs: &self.algs, client_secret: self.secret },
             now: NOW,

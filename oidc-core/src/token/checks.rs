@@ -24,6 +24,19 @@ pub fn check_issuer(claims: &Claims, expected: &str) -> Result<(), TokenError> {
     }
 }
 
+/// `iss`: equal to the provider's issuer, or with `issuer_template` the template with
+/// the token's own `tid` (and that tenant allowed).
+pub fn check_issuer_rule(
+    claims: &Claims,
+    expected: &str,
+    template: Option<&crate::tenant::IssuerTemplate>,
+) -> Result<(), TokenError> {
+    match template {
+        None => check_issuer(claims, expected),
+        Some(t) => t.check(claims).map(drop).map_err(TokenError::Tenant),
+    }
+}
+
 /// The `aud` claim as a list (a string or an array of strings).
 pub fn audiences(claims: &Claims) -> Result<Vec<&str>, TokenError> {
     match claims.get("aud") {

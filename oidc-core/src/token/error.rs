@@ -21,6 +21,8 @@ pub enum TokenError {
     NonceMismatch,
     AtHashMismatch,
     WrongType(String),
+    /// `issuer_template`: the token's tenant (`tid`) does not fit or is not allowed.
+    Tenant(crate::tenant::TenantError),
 }
 
 impl TokenError {
@@ -42,6 +44,17 @@ impl TokenError {
             TokenError::NonceMismatch => "nonce_mismatch",
             TokenError::AtHashMismatch => "at_hash_mismatch",
             TokenError::WrongType(_) => "wrong_type",
+            TokenError::Tenant(e) => e.reason(),
+        }
+    }
+
+    /// The log reason: the kind of token and the check (`id_token_expired`,
+    /// `bearer_wrong_audience`), except `tenant_not_allowed`, which is about the tenant,
+    /// not the token, and keeps one word whatever token carried it.
+    pub fn log_reason(&self, kind: &str) -> String {
+        match self {
+            TokenError::Tenant(crate::tenant::TenantError::NotAllowed(_)) => "tenant_not_allowed".into(),
+            _ => format!("{kind}_{}", self.reason()),
         }
     }
 }
@@ -64,6 +77,7 @@ impl fmt::Display for TokenError {
             TokenError::NonceMismatch => f.write_str("the nonce is not the one sent with the authorization request"),
             TokenError::AtHashMismatch => f.write_str("at_hash does not match the access token"),
             TokenError::WrongType(t) => write!(f, "token type \"{t}\" is not accepted"),
+            TokenError::Tenant(e) => write!(f, "{e}"),
         }
     }
 }

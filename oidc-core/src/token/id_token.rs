@@ -11,6 +11,8 @@ use crate::jwks::Jwks;
 
 pub struct IdTokenRules<'a> {
     pub issuer: &'a str,
+    /// `issuer_template`: `issuer` is a template, checked with the token's `tid`.
+    pub issuer_template: Option<&'a crate::tenant::IssuerTemplate>,
     pub client_id: &'a str,
     pub signature: SignatureRules<'a>,
     /// The nonce sent in this login's authorization request.
@@ -25,7 +27,7 @@ pub struct IdTokenRules<'a> {
 pub fn validate(token: &str, rules: &IdTokenRules<'_>, jwks: &Jwks) -> Result<Claims, TokenError> {
     let verified = signature::verify(token, &rules.signature, jwks)?;
     let claims = verified.claims;
-    checks::check_issuer(&claims, rules.issuer)?;
+    checks::check_issuer_rule(&claims, rules.issuer, rules.issuer_template)?;
     let auds = checks::audiences(&claims)?;
     if !auds.contains(&rules.client_id) {
         return Err(TokenError::WrongAudience(format!("audience {auds:?} does not include the client")));

@@ -49,6 +49,7 @@ fn check(token: &str, jwks: &Jwks, access_token: Option<&str>) -> Result<Claims,
     let algs = algs();
     let rules = IdTokenRules {
         issuer: "https://op.example",
+        issuer_template: None,
         client_id: "client",
         signature: SignatureRules { allowed_algs: &algs, client_secret: Some(b"client-secret-0123456789abcdef01") },
         nonce: "n-1",
