@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 use crate::config::build_client;
 use crate::health::Health;
 use crate::tracking::{Events, OnInvalidate, Tracker};
-use crate::url::RedisUrl;
+use crate::sentinel_watch::watch;
+use crate::url::{RedisUrl, Topology};
 use crate::{StoreAnswer, StoreOp, StoreSettings};
 
 /// Deletes KEYS[1] if it holds ARGV[1]; the answer is the number of keys deleted. A
@@ -63,7 +64,17 @@ impl RedisStore {
         let connection = tokio::spawn(async move {
             let _ = connection.await;
         });
-        Ok(RedisStore { client, health, timeout: settings.timeout, tasks: vec![tracking, connection] })
+        let mut tasks = vec![tracking, connection];
+        if let Topology::Sentinel { master } = &url.topology {
+            match watch(&client, &url.nodes, master, url.password.clone(), settings.timeout) {
+                Ok(t) => tasks.extend(t),
+                Err(e) => {
+                    tasks.iter().for_each(|t| t.abort());
+                    return Err(e);
+                }
+            }
+        }
+        Ok(RedisStore { client, health, timeout: settings.timeout, tasks })
     }
 
     pub fn health(&self) -> Arc<Health> {

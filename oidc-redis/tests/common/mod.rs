@@ -88,8 +88,16 @@ pub fn cli(port: u16, args: &[&str]) -> String {
 }
 
 pub fn cli_opts(port: u16, opts: &[&str], args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-a", PW, "--no-auth-warning"])
+    cli_auth(port, true, opts, args)
+}
+
+fn cli_auth(port: u16, auth: bool, opts: &[&str], args: &[&str]) -> String {
+    let mut cmd = Command::new("redis-cli");
+    cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
+    if auth {
+        cmd.args(["-a", PW, "--no-auth-warning"]);
+    }
+    let out = cmd
         .args(opts)
         .args(args)
         .stdin(Stdio::null())
@@ -104,8 +112,10 @@ pub struct Server {
     pub conf: PathBuf,
     child: Option<Child>,
     sentinel: bool,
-    /// Extra arguments used at every start (e.g. TLS).
+    /// redis-cli options of the readiness check (e.g. TLS).
     ping_opts: Vec<String>,
+    /// Whether the server has the password (a sentinel may have none).
+    auth: bool,
 }
 
 impl Server {
@@ -129,11 +139,14 @@ impl Server {
 
     fn start_full(dir: &Path, port: u16, extra: &str, sentinel: bool, ping_opts: &[&str]) -> Server {
         let conf = dir.join(format!("{port}.conf"));
+        let auth = !extra.contains("# no password");
         let mut text = format!(
-            "bind 127.0.0.1\nport {port}\nrequirepass {PW}\ndir {dir}\nlogfile {dir}/{port}.log\n\
-             daemonize no\nprotected-mode no\n",
+            "bind 127.0.0.1\nport {port}\ndir {dir}\nlogfile {dir}/{port}.log\ndaemonize no\nprotected-mode no\n",
             dir = dir.display()
         );
+        if auth {
+            text.push_str(&format!("requirepass {PW}\n"));
+        }
         if !sentinel {
             text.push_str(&format!(
                 "masterauth {PW}\nsave \"\"\nappendonly no\ndbfilename dump-{port}.rdb\n"
@@ -142,7 +155,7 @@ impl Server {
         text.push_str(extra);
         std::fs::write(&conf, text).unwrap();
         let ping_opts = ping_opts.iter().map(|s| s.to_string()).collect();
-        let mut s = Server { port, conf, child: None, sentinel, ping_opts };
+        let mut s = Server { port, conf, child: None, sentinel, ping_opts, auth };
         s.restart();
         s
     }
@@ -163,6 +176,7 @@ impl Server {
     pub fn wait_ready(&mut self) {
         let port = self.port;
         let opts: Vec<&str> = self.ping_opts.iter().map(|s| s.as_str()).collect();
+        let auth = self.auth;
         let log = self.conf.with_extension("log");
         wait_for(&format!("redis {port} to answer PING"), Duration::from_secs(10), || {
             if let Some(c) = self.child.as_mut() {
@@ -171,7 +185,7 @@ impl Server {
                     panic!("redis-server {port} exited ({status}):\n{l}");
                 }
             }
-            (cli_opts(port, &opts, &["PING"]) == "PONG").then_some(())
+            (cli_auth(port, auth, &opts, &["PING"]) == "PONG").then_some(())
         });
     }
 
@@ -199,7 +213,7 @@ impl Server {
     }
 
     pub fn cli(&self, args: &[&str]) -> String {
-        cli(self.port, args)
+        cli_auth(self.port, self.auth, &[], args)
     }
 }
 
@@ -222,7 +236,8 @@ pub struct SentinelSet {
 }
 
 impl SentinelSet {
-    pub fn start() -> SentinelSet {
+    /// `sentinel_password`: whether the sentinel has the masters' password too.
+    pub fn start(sentinel_password: bool) -> SentinelSet {
         let dir = TempDir::new("sentinel");
         let (mp, rp, sp) = (free_port(false), free_port(false), free_port(false));
         // Diskless sync without the default 5 s wait for more replicas.
@@ -239,7 +254,8 @@ impl SentinelSet {
                  sentinel auth-pass mymaster {PW}\n\
                  sentinel down-after-milliseconds mymaster 1000\n\
                  sentinel failover-timeout mymaster 5000\n\
-                 sentinel known-replica mymaster 127.0.0.1 {rp}\n"
+                 sentinel known-replica mymaster 127.0.0.1 {rp}\n{}",
+                if sentinel_password { "" } else { "# no password\n" }
             ),
         );
         // A failover needs the sentinel to know the replica.
