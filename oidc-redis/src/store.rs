@@ -40,6 +40,14 @@ impl RedisStore {
     /// `on_invalidate` runs on the runtime thread with the keys (under the tracking
     /// prefix) another connection changed, deleted, or that expired or were evicted;
     /// None means "everything may have changed" (flush, reconnection).
+    ///
+    /// For the cache that uses it: NOLOOP, so this store's own writes are not reported
+    /// (update the cache on them directly); and an invalidation may be handled before
+    /// the GET whose value it makes stale returns to its caller, so record invalidations
+    /// that arrive while a GET of the same key is in flight (or compare `epoch()` and a
+    /// per-key generation) before caching the value. A sentinel set gets one more
+    /// connection per sentinel (the `+switch-master` watch); every store probes each
+    /// master once a second (PEXPIRE of its own key outside the tracking prefix).
     pub fn connect(
         url: &RedisUrl,
         settings: StoreSettings,
