@@ -36,7 +36,7 @@ pub(crate) fn build_client(url: &RedisUrl, settings: &StoreSettings) -> Result<C
         // The first connection is retried like any reconnection: a worker that starts
         // while Redis is down must recover by itself.
         fail_fast: false,
-        username: url.username.clone(),
+        username: username(url),
         password: url.password.clone(),
         server,
         version: RespVersion::RESP3,
@@ -44,8 +44,23 @@ pub(crate) fn build_client(url: &RedisUrl, settings: &StoreSettings) -> Result<C
         tls,
         ..Default::default()
     };
-    Builder::from_config(config)
-        .set_policy(ReconnectPolicy::new_exponential(0, RECONNECT_MIN_MS, RECONNECT_MAX_MS, 2))
+    builder(config, timeout).build().map_err(|e| format!("redis store: {e}"))
+}
+
+/// fred authenticates to sentinels with `AUTH <password>`, which a sentinel without a
+/// password refuses; `AUTH default <password>` (Redis 6+) is accepted by a sentinel
+/// with the same password and by one with none (its default user takes any).
+fn username(url: &RedisUrl) -> Option<String> {
+    match (&url.topology, &url.username, &url.password) {
+        (Topology::Sentinel { .. }, None, Some(_)) => Some("default".into()),
+        _ => url.username.clone(),
+    }
+}
+
+/// The timeouts and reconnection policy every client of a store shares.
+pub(crate) fn builder(config: Config, timeout: Duration) -> Builder {
+    let mut b = Builder::from_config(config);
+    b.set_policy(ReconnectPolicy::new_exponential(0, RECONNECT_MIN_MS, RECONNECT_MAX_MS, 2))
         .with_connection_config(|c| {
             c.connection_timeout = timeout;
             c.internal_command_timeout = timeout;
@@ -58,9 +73,8 @@ pub(crate) fn build_client(url: &RedisUrl, settings: &StoreSettings) -> Result<C
         .with_performance_config(|p| {
             p.default_command_timeout = timeout;
             p.broadcast_channel_capacity = CHANNEL_CAPACITY;
-        })
-        .build()
-        .map_err(|e| format!("redis store: {e}"))
+        });
+    b
 }
 
 fn check_interval(timeout: Duration) -> Duration {

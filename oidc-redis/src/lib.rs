@@ -5,10 +5,12 @@
 //! - `url`: the `session_store` values that name Redis;
 //! - `config`, `tls`: the fred client built from them;
 //! - `store`: the commands, each bounded by the timeout;
-//! - `tracking`, `health`: client-side-caching invalidations and whether they flow.
+//! - `tracking`, `health`: client-side-caching invalidations and whether they flow;
+//! - `sentinel_watch`: a Sentinel failover followed as soon as it is announced.
 
 mod config;
 mod health;
+mod sentinel_watch;
 mod store;
 mod tls;
 mod tracking;

@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 use crate::config::build_client;
 use crate::health::Health;
 use crate::tracking::{Events, OnInvalidate, Tracker};
-use crate::url::RedisUrl;
+use crate::sentinel_watch::watch;
+use crate::url::{RedisUrl, Topology};
 use crate::{StoreAnswer, StoreOp, StoreSettings};
 
 /// Deletes KEYS[1] if it holds ARGV[1]; the answer is the number of keys deleted. A
@@ -39,6 +40,14 @@ impl RedisStore {
     /// `on_invalidate` runs on the runtime thread with the keys (under the tracking
     /// prefix) another connection changed, deleted, or that expired or were evicted;
     /// None means "everything may have changed" (flush, reconnection).
+    ///
+    /// For the cache that uses it: NOLOOP, so this store's own writes are not reported
+    /// (update the cache on them directly); and an invalidation may be handled before
+    /// the GET whose value it makes stale returns to its caller, so record invalidations
+    /// that arrive while a GET of the same key is in flight (or compare `epoch()` and a
+    /// per-key generation) before caching the value. A sentinel set gets one more
+    /// connection per sentinel (the `+switch-master` watch); every store probes each
+    /// master once a second (PEXPIRE of its own key outside the tracking prefix).
     pub fn connect(
         url: &RedisUrl,
         settings: StoreSettings,
@@ -63,7 +72,17 @@ impl RedisStore {
         let connection = tokio::spawn(async move {
             let _ = connection.await;
         });
-        Ok(RedisStore { client, health, timeout: settings.timeout, tasks: vec![tracking, connection] })
+        let mut tasks = vec![tracking, connection];
+        if let Topology::Sentinel { master } = &url.topology {
+            match watch(&client, &url.nodes, master, url.password.clone(), settings.timeout) {
+                Ok(t) => tasks.extend(t),
+                Err(e) => {
+                    tasks.iter().for_each(|t| t.abort());
+                    return Err(e);
+                }
+            }
+        }
+        Ok(RedisStore { client, health, timeout: settings.timeout, tasks })
     }
 
     pub fn health(&self) -> Arc<Health> {
