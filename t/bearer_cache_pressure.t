@@ -3,7 +3,8 @@
 # than it can hold (1500 valid JWTs of 2.5 KB, minted with the OP's key, as tokens with
 # a few dozen groups are at real OPs; plus refused opaque tokens with negative caching). A full cache must never refuse a valid token, answer
 # 5xx, refetch the JWKS per request, or log [crit]/[alert] (nginx's slab allocator logs
-# "no memory" at crit unless told not to); the shared documents stay usable.
+# "no memory" at crit unless told not to); the shared documents stay usable. Then each
+# worker's own verdict cache keeps to its memory bound, measured from /proc.
 
 use strict;
 use warnings;
@@ -91,4 +92,57 @@ my @nomem = $t->log_lines(qr/no memory|ngx_slab_alloc\(\) failed/);
 ok(!@nomem, 'no "no memory" line in the error log') or diag(join "\n", @nomem[0 .. ($#nomem < 4 ? $#nomem : 4)]);
 
 no_token_in_log($t, [ @valid[0 .. 49], $valid[-1] ]);
+
+# The memory bound of each worker's own verdict cache (16 MB, README), measured: one
+# worker, far more distinct valid tokens than fit, and the growth of its anonymous
+# memory (RssAnon in /proc: the heap; the shared zone is not in it). An entry must be
+# charged what it holds: the token, the identity and the decoded claims.
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+worker_processes 1;
+events { worker_connections 256; }
+http {
+    access_log off;
+    oidc_provider test {
+        issuer          %%OP%%;
+        client_id       api-client;
+        client_secret   api-secret-0123456789abcdef0123456789ab;
+        session_secret  0123456789abcdef0123456789abcdef;
+        token_cache_ttl 10m;
+    }
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / {
+            auth_oidc test;
+            auth_oidc_bearer only;
+            auth_oidc_audience https://api.example.org;
+            # After the access phase: static, no upstream to wait for.
+            try_files /no-such-file =204;
+        }
+    }
+}
+EOF
+chmod 0711, $t->dir, $t->dir . '/html';
+sub rss_anon_kb {
+    my ($pid) = @_;
+    my ($kb) = Test::OIDC::_slurp("/proc/$pid/status") =~ /^RssAnon:\s+(\d+)/m;
+    return $kb // 0;
+}
+my $bound_mb = 16;
+my $slack_mb = 2;    # the rest of the worker: buffers, allocator slack
+for my $case ([4000, 90, 'large (~4.9 KB) tokens'], [12000, 0, 'small (~0.7 KB) tokens']) {
+    my ($n, $ngroups, $what) = @$case;
+    # A fresh worker for each case: freed memory stays in the process.
+    $t->restart_nginx;
+    my ($worker) = $t->worker_pids;
+    my @tokens = mint_many($t, $n, claims => { groups => [ map { "group-with-a-fairly-long-name-$_" } 1 .. $ngroups ] });
+    is($t->get('/api', bearer(mint($t)))->{status}, 204, "$what: the worker answers");
+    my $before = rss_anon_kb($worker);
+    my %st;
+    $st{ $t->get('/api', bearer($_))->{status} }++ for @tokens;
+    is_deeply(\%st, { 204 => $n }, "$what: $n distinct valid tokens accepted") or diag(explain \%st);
+    my $grew = (rss_anon_kb($worker) - $before) / 1024;
+    cmp_ok($grew, '<=', $bound_mb + $slack_mb, sprintf('%s: the worker grew by %.1f MB (cache bound %d MB)', $what, $grew, $bound_mb));
+}
+
 $t->finish;

@@ -32,7 +32,7 @@ http {
         client_secret    test-secret-0123456789abcdef0123456789;
         session_secret   0123456789abcdef0123456789abcdef;
         scope            "openid profile";
-        session_contents access_token refresh_token;
+        session_contents id_token access_token refresh_token;
         session_store    $store;
         logout_uri       /logout;
     }
@@ -94,6 +94,21 @@ is($t->op_count('/token') - $before, 1, '... without another grant');
 $t->write_conf(conf('zone=sessions:1m'))->reload_nginx;
 my $b3 = Test::OIDC::Browser->new($t);
 is(user_of($b3->follow($b3->login('/c', 'alice', 'alice-password'))), 'alice', 'session_store zone=NAME:SIZE works');
+
+# A full zone evicts the sessions seen longest ago, with one zone_full line a minute.
+$t->write_conf(conf('zone=small:48k'))->reload_nginx;
+my @users;
+for my $i (1 .. 30) {
+    my $u = Test::OIDC::Browser->new($t);
+    my $landed = $u->follow($u->login("/full$i", $i % 2 ? 'alice' : 'bob', $i % 2 ? 'alice-password' : 'bob-password'));
+    push @users, [ $u, $landed->{status} ];
+}
+is(scalar(grep { $_->[1] == 200 } @users), 30, 'a small zone: every login succeeds (older sessions make room)');
+ok(user_of($users[-1][0]->get('/full30')) =~ /^(alice|bob)$/, 'the newest session is served');
+my $evicted = grep { $_->[0]->get('/x', mode => 'cors')->{status} == 401 } @users[0 .. 4];
+ok($evicted >= 1, "the oldest sessions were evicted ($evicted of the first 5 are gone)");
+my @full = $t->log_lines(qr/zone_full/);
+is(scalar(@full), 1, 'zone_full is logged once (per minute), not per eviction') or diag(join "\n", @full);
 
 # Bad values fail nginx -t.
 for my $bad ('zone=x', 'memcached://h:1', 'zone=tiny:1k') {

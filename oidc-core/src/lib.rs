@@ -15,6 +15,7 @@ pub mod cookie_cipher;
 pub mod cookie_chunks;
 pub mod conf_check;
 pub mod cookie_header;
+pub mod heap_size;
 pub mod discovery;
 #[doc(hidden)]
 pub mod fuzz_entry;

@@ -28,17 +28,51 @@ pub enum Verdict {
 }
 
 struct Entry {
-    token: Box<str>,
+    /// The token judged, to compare in full on a hit; None when the verdict's identity
+    /// holds it already (`access_token`), so that a valid token is not held twice.
+    token: Option<Box<str>>,
     expires_at: i64,
     verdict: Verdict,
+    /// What the entry holds (see `cost_of`), computed once.
+    cost: usize,
 }
 
 type Key = (u64, [u8; 16]);
 
+impl Entry {
+    fn token(&self) -> Option<&str> {
+        match (&self.token, &self.verdict) {
+            (Some(t), _) => Some(t),
+            (None, Verdict::Valid(id)) => id.access_token.as_deref(),
+            (None, Verdict::Refused { .. }) => None,
+        }
+    }
+
+    /// The memory the entry holds, counted as the allocator sees it (heap_size): its
+    /// slot in the hash table (a table is at least 7/16 full), the token, and for a valid
+    /// token the identity with its decoded claims; for a refusal its two texts.
+    fn cost_of(token: Option<&str>, verdict: &Verdict) -> usize {
+        use oidc_core::heap_size::{block, json_object};
+        let slot = (core::mem::size_of::<(Key, Entry)>() + 1) * 16 / 7;
+        let rc_header = 2 * core::mem::size_of::<usize>();
+        let held = match verdict {
+            Verdict::Valid(id) => {
+                let text = |s: &Option<String>| s.as_ref().map_or(0, |s| block(s.capacity()));
+                block(rc_header + core::mem::size_of::<Identity>())
+                    + json_object(&id.claims)
+                    + text(&id.access_token)
+                    + text(&id.id_token)
+                    + text(&id.userinfo)
+            }
+            Verdict::Refused { reason, description } => block(rc_header + reason.len()) + block(rc_header + description.len()),
+        };
+        slot + token.map_or(0, |t| block(t.len())) + held
+    }
+}
+
 impl Bounded for Entry {
-    /// Its token, and about as much again for the claims.
     fn cost(&self) -> usize {
-        2 * self.token.len() + 512
+        self.cost
     }
 
     fn expired(&self, now: i64) -> bool {
@@ -60,11 +94,14 @@ fn key(namespace: u64, token: &str) -> Key {
 
 pub fn get(namespace: u64, token: &str, now: i64) -> Option<Verdict> {
     CACHE.with_borrow(|c| {
-        c.get(&key(namespace, token)).filter(|e| !e.expired(now) && *e.token == *token).map(|e| e.verdict.clone())
+        c.get(&key(namespace, token)).filter(|e| !e.expired(now) && e.token() == Some(token)).map(|e| e.verdict.clone())
     })
 }
 
 pub fn put(namespace: u64, token: &str, verdict: Verdict, expires_at: i64, now: i64) {
-    let entry = Entry { token: token.into(), expires_at, verdict };
+    let held_by_identity = matches!(&verdict, Verdict::Valid(id) if id.access_token.as_deref() == Some(token));
+    let own = (!held_by_identity).then(|| Box::<str>::from(token));
+    let cost = Entry::cost_of(own.as_deref(), &verdict);
+    let entry = Entry { token: own, expires_at, verdict, cost };
     CACHE.with_borrow_mut(|c| c.insert(key(namespace, token), entry, now));
 }
