@@ -15,7 +15,10 @@
 #   D-RS256  bearer JWTs never seen before: a pool of distinct RS256 tokens from the OP,
 #            token_cache_ttl 0, so every request verifies a signature
 #   D-ES256  the same with ES256 tokens (signed with the OP's ec-1 key, see tokens.mjs)
-#   E        server-side sessions: not implemented yet, skipped
+#   E_zone   B with session_store zone: the cookie (from a real login through this nginx)
+#            is a sealed reference, the session lives in the shared zone
+#   E_redis  B with session_store redis://: the session lives in the bench's own
+#            redis-server (Debian's, free port, random password, --save '', stopped by PID)
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$BENCH")
@@ -27,7 +30,7 @@ usage: bench/run.sh [options]
   --duration S        seconds per timed run (default 10)
   --threads N         wrk threads (default 2)
   --connections N     wrk connections (default 32)
-  --setups "A B .."   setups to run (default "A A+cookie A+bearer B C D-RS256 D-ES256 E")
+  --setups "A B .."   setups to run (default "A A+cookie A+bearer B C D-RS256 D-ES256 E_zone E_redis")
   --pool N            distinct tokens per D pool (default 4000)
   --no-slow-op        skip the slow-OP check (B with and without logins against a slow OP)
   --slow-op-logins N  concurrent logins of the side load (default 4)
@@ -43,7 +46,7 @@ EOF
 }
 
 ROUNDS=3 DURATION=10 THREADS=2 CONNECTIONS=32 POOL=4000
-SETUPS="A A+cookie A+bearer B C D-RS256 D-ES256 E" SLOW_OP=1 SLOW_LOGINS=4 SOAK=0 SOAK_SETUPS="B C" CALLGRIND=0
+SETUPS="A A+cookie A+bearer B C D-RS256 D-ES256 E_zone E_redis" SLOW_OP=1 SLOW_LOGINS=4 SOAK=0 SOAK_SETUPS="B C" CALLGRIND=0
 OUT="$BENCH/results/latest.json" KEEP=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -85,7 +88,7 @@ log() { echo "bench: $*" >&2; }
 ### Processes: everything started is recorded and stopped on exit
 
 declare -A NGINX_PID WORKER PORT SKIP
-OP_PID="" SIDE_PID="" SAMPLER_PID=""
+OP_PID="" SIDE_PID="" SAMPLER_PID="" REDIS_PID=""
 
 cleanup() {
     local rc=$?
@@ -93,7 +96,8 @@ cleanup() {
     for pid in $SAMPLER_PID $SIDE_PID; do kill "$pid" 2>/dev/null; done
     for s in "${!NGINX_PID[@]}"; do kill -QUIT "${NGINX_PID[$s]}" 2>/dev/null; done
     [ -n "$OP_PID" ] && kill "$OP_PID" 2>/dev/null
-    for pid in "${NGINX_PID[@]}" $OP_PID $SIDE_PID $SAMPLER_PID; do
+    [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
+    for pid in "${NGINX_PID[@]}" $OP_PID $SIDE_PID $SAMPLER_PID $REDIS_PID; do
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || continue 2; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null
     done
@@ -128,38 +132,67 @@ wait_port() {    # port, pid of the process that should listen on it, [tries of 
 # (A+cookie and A+bearer: plain proxy_pass, but requests carry B's cookie / C's token, so
 # the cost of the bigger request itself is told apart from the module's.)
 instance() { case $1 in D-*) echo D ;; A+*) echo A ;; *) echo "$1" ;; esac; }
-INSTANCES=$(for s in $SETUPS; do [ "$s" = E ] || instance "$s"; done | awk '!seen[$0]++' | tr '\n' ' ')
+INSTANCES=$(for s in $SETUPS; do instance "$s"; done | awk '!seen[$0]++' | tr '\n' ' ')
 if [ "$SOAK" -gt 0 ]; then
     for s in $SOAK_SETUPS; do case " $INSTANCES " in *" $(instance "$s") "*) ;; *) INSTANCES+="$(instance "$s") " ;; esac; done
 fi
 if [ "$SLOW_OP" = 1 ]; then case " $INSTANCES " in *" B "*) ;; *) INSTANCES+="B " ;; esac; fi
 
-read -r OP_PORT rest <<<"$(free_ports $((1 + 2 * $(wc -w <<<"$INSTANCES"))))"
+read -r OP_PORT REDIS_PORT rest <<<"$(free_ports $((2 + 2 * $(wc -w <<<"$INSTANCES"))))"
 OP=http://127.0.0.1:$OP_PORT
 i=0
 read -ra ports <<<"$rest"
 for s in $INSTANCES; do PORT[$s]=${ports[$i]}; PORT[$s.up]=${ports[$((i + 1))]}; i=$((i + 2)); done
 
-### The OP: the real test OP, JWT access tokens, nginx B's callback registered
+# The instances where a browser logs in (a session cookie per setup).
+is_login() { case $1 in B|E_*) return 0 ;; *) return 1 ;; esac; }
+
+### The OP: the real test OP, JWT access tokens, the callback of every login instance registered
 
 log "run directory $RUN"
-(cd "$ROOT/t" && exec node op/server.js --port "$OP_PORT" --access-token-format jwt \
-    --redirect-uri "http://127.0.0.1:${PORT[B]:-1}/oidc_callback") >"$RUN/op.log" 2>&1 &
+redirects=()
+for s in $INSTANCES; do is_login "$s" && redirects+=(--redirect-uri "http://127.0.0.1:${PORT[$s]}/oidc_callback"); done
+[ ${#redirects[@]} -gt 0 ] || redirects=(--redirect-uri "http://127.0.0.1:1/oidc_callback")
+(cd "$ROOT/t" && exec node op/server.js --port "$OP_PORT" --access-token-format jwt "${redirects[@]}") \
+    >"$RUN/op.log" 2>&1 &
 OP_PID=$!
 for _ in $(seq 200); do grep -q '^READY' "$RUN/op.log" && break; sleep 0.1; done
 grep -q '^READY' "$RUN/op.log" || { cat "$RUN/op.log" >&2; log "the test OP did not start"; exit 1; }
 op_control() { curl -sf "$OP/__control/$1" >/dev/null; }
+
+### Redis for E_redis: Debian's redis-server, a free port, a random password, no persistence
+
+REDIS_PASSWORD=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+REDIS_URL="redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT"
+redis() { REDISCLI_AUTH=$REDIS_PASSWORD redis-cli -p "$REDIS_PORT" --no-auth-warning "$@"; }
+if [[ " $INSTANCES " == *" E_redis "* ]]; then
+    if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+        SKIP[E_redis]="redis-server/redis-cli missing (scripts/install-deps installs them)"
+    else
+        mkdir -p "$RUN/redis"
+        redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --requirepass "$REDIS_PASSWORD" --save '' \
+            --appendonly no --dir "$RUN/redis" --daemonize no --logfile "$RUN/redis.log" >/dev/null 2>&1 &
+        REDIS_PID=$!
+        for _ in $(seq 100); do [ "$(redis PING 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+        [ "$(redis PING 2>/dev/null)" = PONG ] || { cat "$RUN/redis.log" >&2; log "redis-server did not start"; exit 1; }
+    fi
+fi
+# Commands Redis has processed so far (E_redis runs record how many a request costs).
+redis_commands() { redis INFO stats | tr -d '\r' | sed -n 's/^total_commands_processed://p'; }
 
 ### nginx, one per setup
 
 # The setup's config and the .inc files it includes, placeholders filled in.
 render() {    # setup, file -> stdout
     sed -e "s|@CONF@|$RUN/conf/$1|g" -e "s|@RUN@|$RUN|g" -e "s|@SETUP@|$1|g" -e "s|@MODULE@|$MODULE|g" \
-        -e "s|@PORT@|${PORT[$1]}|g" -e "s|@UPSTREAM_PORT@|${PORT[$1.up]}|g" -e "s|@OP@|$OP|g" "$2"
+        -e "s|@PORT@|${PORT[$1]}|g" -e "s|@UPSTREAM_PORT@|${PORT[$1.up]}|g" -e "s|@OP@|$OP|g" \
+        -e "s|@REDIS_URL@|$REDIS_URL|g" "$2"
 }
 
 start_nginx() {
     local s=$1 conf=$RUN/conf/$1/nginx.conf f
+    [ -n "${SKIP[$s]:-}" ] && return
+    [ -f "$BENCH/conf/$s.conf" ] || { SKIP[$s]="no such setup (bench/conf/$s.conf)"; return; }
     mkdir -p "$RUN/conf/$s"
     for f in "$BENCH"/conf/*.inc; do render "$s" "$f" >"$RUN/conf/$s/$(basename "$f")"; done
     render "$s" "$BENCH/conf/$s.conf" >"$conf"
@@ -184,11 +217,29 @@ if [ -n "${SKIP[A]:-}" ]; then log "A, the baseline, does not start: ${SKIP[A]}"
 ### What the requests carry (a header file per setup, one value a line)
 
 C_TOKEN_AT=0 D_POOL_AT=0
-HEADER_NAME() { case $1 in A) ;; B|A+cookie) echo Cookie ;; *) echo Authorization ;; esac; }
+HEADER_NAME() { case $1 in A) ;; B|A+cookie|E_*) echo Cookie ;; *) echo Authorization ;; esac; }
 
+# A real browser login through the setup's own nginx (B by default); its cookie header.
 get_session() {
-    python3 "$BENCH/login.py" "http://127.0.0.1:${PORT[B]}/" >"$RUN/B.values"
-    cp "$RUN/B.values" "$RUN/A+cookie.values"
+    local s=${1:-B}
+    python3 "$BENCH/login.py" "http://127.0.0.1:${PORT[$s]}/" >"$RUN/$s.values" || return 1
+    [ "$s" = B ] && cp "$RUN/B.values" "$RUN/A+cookie.values"
+    return 0
+}
+# A server-side session's cookie is one sealed reference (84 bytes with its name), not the
+# session itself (B's cookie from the same login: about 170 bytes); and with Redis the
+# session must be there. Prints why not, if not.
+check_reference() {
+    local s=$1 v
+    v=$(head -1 "$RUN/$s.values")
+    case $v in *";"*) echo "more than one session cookie: the session is in the cookie"; return 1 ;; esac
+    [ ${#v} -lt 120 ] || { echo "the session cookie has ${#v} bytes: not a reference"; return 1; }
+    if [ "$s" = E_redis ] && [ "$(redis --scan --pattern 'oidc:s:*' | wc -l)" -lt 1 ]; then
+        echo "no oidc:s:* key in Redis after the login"; return 1
+    fi
+    local b=""
+    [ -f "$RUN/B.values" ] && b=$(head -1 "$RUN/B.values") && b=" (B's: ${#b} bytes)"
+    echo "$s: session cookie of ${#v} bytes$b" >>"$RUN/cookies"
 }
 get_c_token() {
     node "$BENCH/tokens.mjs" --op "$OP" --count 1 --out "$RUN/C.tokens" >/dev/null
@@ -234,6 +285,9 @@ prepare() {
     [ -n "${SKIP[$i]:-}" ] && { SKIP[$s]=${SKIP[$i]}; return; }
     case $s in
         B) get_session || { SKIP[$s]="the login failed"; return; } ;;
+        E_*) get_session "$s" || { SKIP[$s]="the login failed"; return; }
+             local why
+             why=$(check_reference "$s") || { SKIP[$s]="not a server-side session: $why"; return; } ;;
         A+cookie) if [ -z "${PORT[B]:-}" ] || [ -n "${SKIP[B]:-}" ]; then SKIP[$s]="needs B"; return; fi
                   [ -f "$RUN/B.values" ] || get_session || { SKIP[$s]="the login failed"; return; } ;;
         C|A+bearer) [ -f "$RUN/C.values" ] || get_c_token ;;
@@ -263,7 +317,8 @@ run_wrk() {
         case $s in D-*) args+=(rotate) ;; esac
     fi
     local out=$RUN/wrk.$kind.$label.$s.out
-    local cpu0 ns0 rss0 cpu1 ns1 rss1
+    local cpu0 ns0 rss0 cpu1 ns1 rss1 rc0=""
+    [ "$s" = E_redis ] && rc0=$(redis_commands)
     cpu0=$(proc_cpu "$w") ns0=$(proc_ns "$w") rss0=$(proc_rss "$w")
     wrk "${args[@]}" >"$out" 2>&1 || { cat "$out" >&2; log "wrk failed"; exit 1; }
     if ! kill -0 "$w" 2>/dev/null; then
@@ -271,6 +326,9 @@ run_wrk() {
         log "$s: the nginx worker $w died during the run"; exit 1
     fi
     cpu1=$(proc_cpu "$w") ns1=$(proc_ns "$w") rss1=$(proc_rss "$w")
+    # Commands Redis processed during the run, less the counting itself (the first INFO and
+    # the second redis-cli's AUTH).
+    [ -n "$rc0" ] && extra+=",\"redis_commands\":$(($(redis_commands) - rc0 - 2))"
     local result
     result=$(sed -n 's/^BENCH_RESULT //p' "$out")
     [ -n "$result" ] || { cat "$out" >&2; log "no result from wrk"; exit 1; }
@@ -282,10 +340,7 @@ run_wrk() {
 ### Go
 
 for s in $SETUPS; do
-    case $s in
-        E) SKIP[E]="server-side sessions not implemented" ;;
-        *) prepare "$s" ;;
-    esac
+    prepare "$s"
     [ -n "${SKIP[$s]:-}" ] && log "$s: skipped (${SKIP[$s]})"
 done
 RUNNABLE=$(for s in $SETUPS; do if [ -z "${SKIP[$s]:-}" ]; then echo "$s"; fi; done | tr '\n' ' ')
@@ -328,7 +383,7 @@ if [ "$SOAK" -gt 0 ]; then
     for s in $SOAK_SETUPS; do
         if [ -n "${SKIP[$s]:-}" ] || [ -z "${WORKER[$(instance "$s")]:-}" ]; then log "soak $s: skipped"; continue; fi
         case $s in
-            B) [ -f "$RUN/B.values" ] || get_session ;;
+            B|E_*) [ -f "$RUN/$s.values" ] || get_session "$s" ;;
             C) get_c_token; check C >/dev/null       # a fresh token, cached: it must outlive the run
                if [ "$SOAK" -gt 540 ]; then log "soak C: the OP's tokens live 600 s; a longer run sees 401s"; fi ;;
             D-*) get_d_pools ;;
@@ -397,7 +452,7 @@ fi
 {
     for s in $SETUPS; do if [ -n "${SKIP[$s]:-}" ]; then printf '%s\t%s\n' "$s" "${SKIP[$s]}"; fi; done
 } >"$RUN/skipped.tsv"
-cat "$RUN"/D-*.how "$RUN/warnings" 2>/dev/null >"$RUN/notes" || true
+cat "$RUN/cookies" "$RUN"/D-*.how "$RUN/warnings" 2>/dev/null >"$RUN/notes" || true
 
 mkdir -p "$(dirname "$OUT")"
 python3 "$BENCH/report.py" final "$RAW" --out "$OUT" --skipped "$RUN/skipped.tsv" --notes "$RUN/notes" \
