@@ -126,7 +126,7 @@ pub unsafe fn renew(
                 }
                 let Some(zone) = coordination_zone(p) else { return finish(r, p, session, None) };
                 if let Some(v) = zone.token_get(&rk, now) {
-                    return adopt(r, pidx, p, session, jar, now, stored, &v);
+                    return adopt(r, pidx, p, session, jar, now, stored, &v.0);
                 }
                 if !zone.lease_take(&rk, now, now + (p.timeout_ms / 1000) as i64 + 2) {
                     return wait(r, p, session);
