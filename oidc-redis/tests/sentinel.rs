@@ -19,6 +19,12 @@ async fn follows_a_failover() {
     ss.master.cli(&["SET", "oidc:m1", "x"]);
     invalidated(&seen, "oidc:m1", Duration::from_secs(3)).await;
     let epoch = s.health().epoch();
+    // Replication is asynchronous, and after a diskless sync Redis 7 streams writes to a
+    // replica only once it has acknowledged (up to a second later): a failover before
+    // that would lose the write, as Redis allows. Wait until the replica holds it.
+    wait_for("the replica to hold the write", Duration::from_secs(10), || {
+        (ss.replica.cli(&["GET", "oidc:before"]) == "1").then_some(())
+    });
 
     assert_eq!(ss.sentinel.cli(&["SENTINEL", "FAILOVER", "mymaster"]), "OK");
     wait_for("the sentinel to name the replica as master", Duration::from_secs(20), || {
