@@ -33,6 +33,7 @@ pub mod return_to;
 pub mod session;
 pub mod session_cookie;
 pub mod session_ref;
+pub mod session_tags;
 pub mod tenant;
 pub mod token;
 pub mod token_cache;

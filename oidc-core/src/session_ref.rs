@@ -66,25 +66,53 @@ impl SessionRef {
         Ok(SessionRef(id))
     }
 
-    /// A hash of the reference, in hex, unique per provider: the store key's tail.
+    /// A hash of the reference, in hex, unique per provider: the store key's tail (the
+    /// first half of `zone_key`).
     pub fn store_id(&self, provider_purpose: &[u8]) -> String {
+        hex(&self.zone_key(provider_purpose)[..STORE_ID_LEN])
+    }
+
+    /// The 32-byte hash of the reference the stores know a session by (the shared
+    /// zone's table key; its first half names the Redis key and binds the value).
+    pub fn zone_key(&self, provider_purpose: &[u8]) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(b"oidc session store key\n");
         h.update(provider_purpose);
         h.update([0]);
         h.update(self.0);
-        hex(&h.finalize()[..16])
-    }
-
-    /// The 32-byte form of `store_id`, for the shared zone's table.
-    pub fn zone_key(&self, provider_purpose: &[u8]) -> [u8; 32] {
-        let mut h = Sha256::new();
-        h.update(b"oidc session zone key\n");
-        h.update(provider_purpose);
-        h.update([0]);
-        h.update(self.0);
         h.finalize().into()
     }
+
+    /// What a stored value is bound to.
+    pub fn store_binding(&self, provider_purpose: &[u8]) -> [u8; STORE_ID_LEN] {
+        let mut b = [0u8; STORE_ID_LEN];
+        b.copy_from_slice(&self.zone_key(provider_purpose)[..STORE_ID_LEN]);
+        b
+    }
+}
+
+/// Bytes of the store id (the hash naming a session in a store).
+pub const STORE_ID_LEN: usize = 16;
+
+/// The binding of a value found in a store by its name alone (a session ended by a
+/// logout the OP started, whose reference is not known): the zone table key's first
+/// half, or the Redis key's hex tail.
+pub fn binding_of_zone_key(key: &[u8; 32]) -> [u8; STORE_ID_LEN] {
+    let mut b = [0u8; STORE_ID_LEN];
+    b.copy_from_slice(&key[..STORE_ID_LEN]);
+    b
+}
+
+pub fn binding_of_store_id(hex_id: &str) -> Option<[u8; STORE_ID_LEN]> {
+    if hex_id.len() != 2 * STORE_ID_LEN {
+        return None;
+    }
+    let mut b = [0u8; STORE_ID_LEN];
+    for (i, chunk) in hex_id.as_bytes().chunks(2).enumerate() {
+        let s = std::str::from_utf8(chunk).ok()?;
+        b[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(b)
 }
 
 impl StoredSessions<'_> {
@@ -92,8 +120,11 @@ impl StoredSessions<'_> {
         [self.purpose, REF_TAG].concat()
     }
 
-    fn value_purpose(&self, r: &SessionRef) -> Vec<u8> {
-        [self.purpose, VALUE_TAG, &r.0].concat()
+    /// Values are bound to the store id rather than to the reference itself, so that a
+    /// logout the OP starts (which knows no cookie) can still open the sessions it ends
+    /// to revoke their tokens; a value moved to another key still does not open.
+    fn value_purpose(&self, binding: &[u8; STORE_ID_LEN]) -> Vec<u8> {
+        [self.purpose, VALUE_TAG, binding].concat()
     }
 
     /// The cookie value for a reference.
@@ -117,13 +148,18 @@ impl StoredSessions<'_> {
 
     /// The value stored for a session.
     pub fn seal_value(&self, r: &SessionRef, session: &Session) -> Result<Vec<u8>, CipherError> {
-        self.cipher.seal(&self.value_purpose(r), &session.encode()).map(String::into_bytes)
+        self.cipher.seal(&self.value_purpose(&r.store_binding(self.purpose)), &session.encode()).map(String::into_bytes)
     }
 
     /// The session a stored value holds.
     pub fn open_value(&self, r: &SessionRef, value: &[u8]) -> Result<Session, RefError> {
+        self.open_value_bound(&r.store_binding(self.purpose), value)
+    }
+
+    /// The session a stored value holds, found by its store name (see `binding_of_*`).
+    pub fn open_value_bound(&self, binding: &[u8; STORE_ID_LEN], value: &[u8]) -> Result<Session, RefError> {
         let text = std::str::from_utf8(value).map_err(|_| RefError::Cipher(CipherError::Malformed))?;
-        let plain = self.cipher.open(&self.value_purpose(r), text).map_err(RefError::Cipher)?;
+        let plain = self.cipher.open(&self.value_purpose(binding), text).map_err(RefError::Cipher)?;
         Session::decode(&plain).map_err(|_| RefError::Invalid)
     }
 }
@@ -199,5 +235,12 @@ mod tests {
         assert_eq!(s.open_value(&r1, &v).unwrap(), session());
         assert!(s.open_value(&r2, &v).is_err(), "a value moved to another key does not open");
         assert!(s.open_value(&r1, b"\xff\xfe").is_err());
+        // Found by its name alone (an OP-started logout): the zone key or the Redis id.
+        let by_zone = binding_of_zone_key(&r1.zone_key(b"p1"));
+        assert_eq!(s.open_value_bound(&by_zone, &v).unwrap(), session());
+        let by_id = binding_of_store_id(&r1.store_id(b"p1")).unwrap();
+        assert_eq!(s.open_value_bound(&by_id, &v).unwrap(), session());
+        assert!(s.open_value_bound(&binding_of_zone_key(&r2.zone_key(b"p1")), &v).is_err());
+        assert_eq!(binding_of_store_id("zz"), None);
     }
 }

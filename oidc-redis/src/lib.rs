@@ -47,6 +47,12 @@ pub enum StoreOp {
     Del { key: String },
     /// Deletes the key only if it still holds `value` (releasing a lock one owns).
     DelIfEq { key: String, value: Vec<u8> },
+    /// SET with PX, then the key added (SADD) to each index set, whose expiry is set to
+    /// `index_ttl_ms` (a session and the sets naming it by `sid` and `sub`).
+    SetIndexed { key: String, value: Vec<u8>, ttl_ms: u64, index: Vec<String>, index_ttl_ms: u64 },
+    /// Ends what an index set names: each member taken (GET and DEL), then the set
+    /// deleted. Answers the (key, value) pairs that were still there.
+    TakeIndexed { index: String },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -54,4 +60,6 @@ pub enum StoreAnswer {
     Value(Option<Vec<u8>>),
     Flag(bool),
     Done,
+    /// (key, value) pairs (`TakeIndexed`).
+    Entries(Vec<(String, Vec<u8>)>),
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fred::bytes::Bytes;
-use fred::interfaces::{ClientLike, KeysInterface, LuaInterface};
+use fred::interfaces::{ClientLike, KeysInterface, LuaInterface, SetsInterface};
 use fred::prelude::{Client, Error as FredError, Expiration};
 use fred::types::{SetOptions, Value};
 use tokio::task::JoinHandle;
@@ -129,6 +129,33 @@ impl RedisStore {
                 let n: i64 = c.eval(DEL_IF_EQ, key, vec![Value::Bytes(Bytes::from(value))]).await?;
                 StoreAnswer::Flag(n == 1)
             }
+            StoreOp::SetIndexed { key, value, ttl_ms, index, index_ttl_ms } => {
+                c.set::<(), _, _>(key.as_str(), Value::Bytes(Bytes::from(value)), px(ttl_ms), None, false).await?;
+                // One command per key: in a cluster the set and the session live in
+                // different slots. A set outlives every session it names (index_ttl_ms
+                // is the longest a session can live).
+                for set in index {
+                    c.sadd::<i64, _, _>(set.as_str(), key.as_str()).await?;
+                    if index_ttl_ms > 0 {
+                        c.pexpire::<i64, _>(set.as_str(), clamp_ms(index_ttl_ms), None).await?;
+                    }
+                }
+                StoreAnswer::Done
+            }
+            StoreOp::TakeIndexed { index } => {
+                let members: Vec<String> = c.smembers(index.as_str()).await?;
+                let mut taken = Vec::new();
+                for m in members {
+                    // GET then DEL rather than GETDEL (Redis 6.2+): older servers too. A
+                    // session rewritten in between is deleted all the same.
+                    if let Some(v) = bytes_of(c.get::<Value, _>(m.as_str()).await?)? {
+                        c.del::<i64, _>(m.as_str()).await?;
+                        taken.push((m, v));
+                    }
+                }
+                c.del::<i64, _>(index.as_str()).await?;
+                StoreAnswer::Entries(taken)
+            }
         })
     }
 }
@@ -151,6 +178,8 @@ impl StoreOp {
             StoreOp::Expire { .. } => "PEXPIRE",
             StoreOp::Del { .. } => "DEL",
             StoreOp::DelIfEq { .. } => "DEL IF EQUAL",
+            StoreOp::SetIndexed { .. } => "SET+SADD",
+            StoreOp::TakeIndexed { .. } => "SMEMBERS+DEL",
         }
     }
 }

@@ -35,6 +35,25 @@ async fn keys_across_slots_and_tracking_on_every_master() {
     let unlock = StoreOp::DelIfEq { key: "oidc:lock".into(), value: b"me".to_vec() };
     assert_eq!(s.run(unlock).await, Ok(StoreAnswer::Flag(true)));
 
+    // An index set and the sessions it names live in different slots.
+    let idx = "oidc:i:sub:x".to_string();
+    for i in 0..6 {
+        let op = StoreOp::SetIndexed {
+            key: format!("oidc:s:{i}"),
+            value: vec![b'v', i as u8],
+            ttl_ms: 60_000,
+            index: vec![idx.clone()],
+            index_ttl_ms: 60_000,
+        };
+        assert_eq!(s.run(op).await, Ok(StoreAnswer::Done));
+    }
+    let Ok(StoreAnswer::Entries(taken)) = s.run(StoreOp::TakeIndexed { index: idx.clone() }).await else { panic!("entries") };
+    assert_eq!(taken.len(), 6, "every session of the index, across slots");
+    for i in 0..6 {
+        let k = format!("oidc:s:{i}");
+        assert_eq!(cli(c.node_of(&k).port, &["EXISTS", &k]), "0");
+    }
+
     // Another client writes a key on each master: every master reports it.
     for node in 0..3 {
         let k = key_on(&c, node, "w");

@@ -63,6 +63,27 @@ async fn every_operation() {
     assert_eq!(get(&s, "oidc:a").await, Ok(StoreAnswer::Value(None)));
     assert_eq!(run(StoreOp::Del { key: "oidc:a".into() }).await, Ok(StoreAnswer::Done));
 
+    // Indexed sessions: set with their index sets, then taken by one of them.
+    let indexed = |k: &str, v: &[u8], idx: Vec<String>| StoreOp::SetIndexed {
+        key: k.into(),
+        value: v.to_vec(),
+        ttl_ms: 60_000,
+        index: idx,
+        index_ttl_ms: 120_000,
+    };
+    let (sid, sub) = ("oidc:i:sid:1".to_string(), "oidc:i:sub:1".to_string());
+    assert_eq!(run(indexed("oidc:s:1", b"one", vec![sid.clone(), sub.clone()])).await, Ok(StoreAnswer::Done));
+    assert_eq!(run(indexed("oidc:s:2", b"two", vec![sub.clone()])).await, Ok(StoreAnswer::Done));
+    let pttl: i64 = server.cli(&["PTTL", &sub]).parse().unwrap();
+    assert!(pttl > 100_000, "the index outlives its sessions: {pttl}");
+    assert_eq!(run(StoreOp::TakeIndexed { index: sid.clone() }).await, Ok(StoreAnswer::Entries(vec![("oidc:s:1".into(), b"one".to_vec())])));
+    assert_eq!(server.cli(&["EXISTS", "oidc:s:1", &sid]), "0", "the session and its index are gone");
+    assert_eq!(server.cli(&["GET", "oidc:s:2"]), "two", "another session stays");
+    let Ok(StoreAnswer::Entries(mut e)) = run(StoreOp::TakeIndexed { index: sub.clone() }).await else { panic!("entries") };
+    e.sort();
+    assert_eq!(e, vec![("oidc:s:2".into(), b"two".to_vec())], "a member already gone is skipped");
+    assert_eq!(run(StoreOp::TakeIndexed { index: sub }).await, Ok(StoreAnswer::Entries(vec![])));
+
     // A command error names the command and Redis's reason, not the key.
     server.cli(&["LPUSH", "oidc:list", "x"]);
     let e = get(&s, "oidc:list").await.unwrap_err();

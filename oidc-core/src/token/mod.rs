@@ -6,6 +6,7 @@ pub mod access_token;
 pub mod checks;
 pub mod error;
 pub mod id_token;
+pub mod logout_token;
 pub mod signature;
 
 pub use error::TokenError;
