@@ -26,6 +26,8 @@ pub enum Reply {
     Value(Option<Vec<u8>>),
     Flag(bool),
     Done,
+    /// (key, value) pairs taken from an index (sessions a logout by the OP ended).
+    Entries(Vec<(String, Vec<u8>)>),
     /// Down, slow, refused: the reason for the log (never a key or value).
     Failed(String),
 }
@@ -36,6 +38,7 @@ impl From<Result<StoreAnswer, String>> for Reply {
             Ok(StoreAnswer::Value(v)) => Reply::Value(v),
             Ok(StoreAnswer::Flag(f)) => Reply::Flag(f),
             Ok(StoreAnswer::Done) => Reply::Done,
+            Ok(StoreAnswer::Entries(e)) => Reply::Entries(e),
             Err(e) => Reply::Failed(e),
         }
     }
