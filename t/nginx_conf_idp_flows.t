@@ -233,6 +233,10 @@ for my $case (@cases) {
         my ($ds, $dh, $dbody) = login(\%c, $c{deny}, $c{deny_userinfo});
         is($ds, 403, "$what: a user the rule does not admit gets 403") or diag("$ds\n$dh");
         ok(wait_more(qr/claim_rule_failed/, $before), '... log reason claim_rule_failed');
+        # ... and can still log out (the rule is on the location that holds /logout).
+        my ($ls, $lh) = curl(host => $c{host}, url => "https://$c{host}:$port/logout", jar => "$dir/jar$jar_n",
+            headers => ['Sec-Fetch-Site: same-origin', 'Sec-Fetch-Mode: navigate']);
+        is($ls, 302, '... and can still log out') or diag($lh);
     }
 
     if ($c{http_redirect}) {
