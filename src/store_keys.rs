@@ -25,3 +25,19 @@ pub fn refresh_lock(purpose: &[u8], refresh_key: &[u8; 32]) -> String {
 pub fn refresh_grace(purpose: &[u8], refresh_key: &[u8; 32]) -> String {
     format!("oidc:g:{}:{}", provider_tag(purpose), hex(&refresh_key[..16]))
 }
+
+/// The index set of a provider's sessions with one `sid` or `sub` tag (see
+/// `oidc_core::session_tags`): what a logout started by the OP ends.
+pub fn index(purpose: &[u8], kind: oidc_core::session_tags::TagKind, tag: u64) -> String {
+    format!("oidc:i:{}:{}:{tag:016x}", provider_tag(purpose), kind.word())
+}
+
+/// The session id (hex) at the end of a session key.
+pub fn store_id_of(key: &str) -> Option<&str> {
+    key.strip_prefix(SESSION_PREFIX)?.rsplit(':').next()
+}
+
+/// A logout token's `jti`, remembered while the token could be replayed.
+pub fn logout_jti(purpose: &[u8], jti_hash: &[u8; 32]) -> String {
+    format!("oidc:j:{}:{}", provider_tag(purpose), hex(&jti_hash[..16]))
+}

@@ -35,8 +35,13 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
 
 /// `logout_uri`: a plain path (no query, fragment or space).
 pub fn check_logout_uri(p: &str) -> Result<(), String> {
+    check_plain_path("logout_uri", p)
+}
+
+/// `logout_uri`, `backchannel_logout_uri`, `frontchannel_logout_uri`: a plain path.
+pub fn check_plain_path(directive: &str, p: &str) -> Result<(), String> {
     if !p.starts_with('/') || p.starts_with("//") || p.contains(['?', '#', ' ']) {
-        return Err(format!("\"logout_uri\" \"{p}\" must be a plain path"));
+        return Err(format!("\"{directive}\" \"{p}\" must be a plain path"));
     }
     Ok(())
 }

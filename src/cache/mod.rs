@@ -3,6 +3,7 @@
 
 pub mod bounded_map;
 pub mod documents;
+pub mod revocations;
 pub mod fast_hash;
 pub mod session_local;
 pub mod token_local;

@@ -12,7 +12,7 @@ use nginx_sys::{ngx_conf_t, ngx_int_t, ngx_shm_zone_t, ngx_slab_pool_t, ngx_str_
 use ngx::core::Status;
 use ngx::http::HttpModule;
 
-const MAGIC: u64 = 0x6f69_6463_5f7a_6e03;
+const MAGIC: u64 = 0x6f69_6463_5f7a_6e04;
 /// Two entries per provider (discovery, JWKS); room for many providers and for the
 /// entries of providers removed by a reload until they are evicted.
 const MAX_ENTRIES: usize = 128;
@@ -53,6 +53,11 @@ pub(super) struct Header {
     pub(super) leases: [super::zone_sessions::Lease; super::zone_sessions::LEASES],
     /// Last `zone_full` log line (one per minute).
     pub(super) full_logged_at: i64,
+    /// Cookie sessions ended by a logout the OP started (see `revocations`).
+    pub(super) revoked: *mut super::revocations::Revoked,
+    pub(super) revoked_slots: usize,
+    /// Bumped at every revocation: read without the mutex on the hot path.
+    pub(super) revoked_gen: core::sync::atomic::AtomicU64,
 }
 
 /// What a reader learns about an entry. `bytes` is filled only when the entry holds a
@@ -137,6 +142,12 @@ fn init_zone_body(zone: *mut ngx_shm_zone_t, data: *mut c_void) -> ngx_int_t {
         if !table.is_null() {
             (*hdr).sessions = table.cast();
             (*hdr).session_slots = slots;
+        }
+        let slots = super::revocations::slots_for(zone.shm.size);
+        let table = nginx_sys::ngx_slab_calloc(shpool, slots * mem::size_of::<super::revocations::Revoked>());
+        if !table.is_null() {
+            (*hdr).revoked = table.cast();
+            (*hdr).revoked_slots = slots;
         }
         (*shpool).data = hdr.cast();
         zone.data = hdr.cast();

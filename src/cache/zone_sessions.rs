@@ -13,6 +13,8 @@
 use core::ptr;
 use core::sync::atomic::Ordering;
 
+use oidc_core::session_tags::{SessionTags, TagKind};
+
 use super::zone::{Header, Zone};
 
 /// Slots probed from a key's home slot.
@@ -32,10 +34,19 @@ pub struct SessionSlot {
     version: u64,
     data: *mut u8,
     len: usize,
+    /// Hashes of the session's `sid` and `sub`: what a logout started by the OP names.
+    tags: SessionTags,
 }
 
-const EMPTY: SessionSlot =
-    SessionSlot { key: [0; 32], expires_at: 0, idle_until: 0, version: 0, data: ptr::null_mut(), len: 0 };
+const EMPTY: SessionSlot = SessionSlot {
+    key: [0; 32],
+    expires_at: 0,
+    idle_until: 0,
+    version: 0,
+    data: ptr::null_mut(),
+    len: 0,
+    tags: SessionTags { sid: 0, sub: 0 },
+};
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -137,7 +148,7 @@ impl Zone {
 
     /// Stores (or replaces) a session. The oldest sessions make room when the zone is
     /// full. Returns the version, or None when even that did not give room.
-    pub fn session_put(&self, key: &[u8; 32], value: &[u8], expires_at: i64, idle_until: i64, now: i64) -> Option<u64> {
+    pub fn session_put(&self, key: &[u8; 32], value: &[u8], tags: SessionTags, expires_at: i64, idle_until: i64, now: i64) -> Option<u64> {
         let (version, evicted) = self.locked(|h, shpool| {
             let version = h.next_version;
             h.next_version += 1;
@@ -191,7 +202,7 @@ impl Zone {
             free(&mut t[slot], shpool);
             // SAFETY: `data` was just allocated for value.len() bytes.
             unsafe { ptr::copy_nonoverlapping(value.as_ptr(), data, value.len()) };
-            t[slot] = SessionSlot { key: *key, expires_at, idle_until, version, data, len: value.len() };
+            t[slot] = SessionSlot { key: *key, expires_at, idle_until, version, data, len: value.len(), tags };
             if evicted > 0 || replacing.is_some() {
                 Self::bump(h);
             }
@@ -237,6 +248,29 @@ impl Zone {
                 Self::bump(h);
             }
             found.is_some()
+        })
+    }
+
+    /// Ends every session with this tag (a logout started by the OP), on every worker:
+    /// returns their keys and sealed values (their tokens are revoked at the OP). A scan
+    /// of the whole table, under the mutex: a few thousand slots, once per logout.
+    pub fn session_take_tagged(&self, kind: TagKind, tag: u64, now: i64) -> Vec<([u8; 32], Vec<u8>)> {
+        self.locked(|h, shpool| {
+            let mut taken = Vec::new();
+            for slot in table(h).iter_mut() {
+                if !slot.data.is_null() && slot.tags.matches(kind, tag) {
+                    if live(slot, now) {
+                        // SAFETY: data/len describe the slab blob owned by the slot.
+                        let value = unsafe { core::slice::from_raw_parts(slot.data, slot.len) }.to_vec();
+                        taken.push((slot.key, value));
+                    }
+                    free(slot, shpool);
+                }
+            }
+            if !taken.is_empty() {
+                Self::bump(h);
+            }
+            taken
         })
     }
 

@@ -104,6 +104,12 @@ pub struct Provider {
     pub post_logout_uri: Option<String>,
     /// Send `id_token_hint` to the end_session_endpoint (keeps the ID token in the session).
     pub logout_token_hint: bool,
+    /// `backchannel_logout_uri`: where the OP POSTs logout tokens (Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
+    /// `frontchannel_logout_uri`: the page the OP frames at logout (Front-Channel Logout 1.0).
+    pub frontchannel_logout_uri: Option<String>,
+    /// `revoke_tokens`: revoke the session's refresh and access tokens at logout (RFC 7009).
+    pub revoke_tokens: bool,
     /// The ID token is in the session only for `logout_token_hint` (not asked for in
     /// `session_contents`): it may be left out when the session would be too large.
     pub id_token_for_hint_only: bool,
@@ -205,3 +211,16 @@ pub const DEFAULT_TOKEN_CACHE_TTL: u64 = 300;
 /// introspection per this interval, not one per request.
 pub const DEFAULT_TOKEN_CACHE_NEGATIVE: u64 = 10;
 pub const DEFAULT_MAX_OP_CALLS: usize = 64;
+
+impl Provider {
+    /// Whether the OP can end this provider's sessions (back- or front-channel logout):
+    /// sessions are then indexed by their `sid` and `sub`.
+    pub fn ended_by_op(&self) -> bool {
+        self.backchannel_logout_uri.is_some() || self.frontchannel_logout_uri.is_some()
+    }
+
+    /// The tags a logout started by the OP finds a session of this provider by.
+    pub fn session_tags(&self, s: &oidc_core::session::Session) -> oidc_core::session_tags::SessionTags {
+        oidc_core::session_tags::SessionTags::of(s, &self.session_purpose, &self.issuer)
+    }
+}

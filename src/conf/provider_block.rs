@@ -68,6 +68,9 @@ struct Draft {
     logout_uri: Option<String>,
     post_logout_uri: Option<String>,
     logout_token_hint: bool,
+    backchannel_logout_uri: Option<String>,
+    frontchannel_logout_uri: Option<String>,
+    revoke_tokens: Option<bool>,
     introspection_endpoint: Option<String>,
     token_cache_ttl: Option<u64>,
     token_cache_negative: Option<u64>,
@@ -332,6 +335,16 @@ impl Draft {
                 self.post_logout_uri = Some(p);
             }
             "logout_token_hint" => self.logout_token_hint = with_name(n, values::flag(one(n, v)?))?,
+            "backchannel_logout_uri" | "frontchannel_logout_uri" => {
+                let p = text(n, v)?;
+                conf_check::check_plain_path(n, &p)?;
+                if n == "backchannel_logout_uri" {
+                    self.backchannel_logout_uri = Some(p);
+                } else {
+                    self.frontchannel_logout_uri = Some(p);
+                }
+            }
+            "revoke_tokens" => self.revoke_tokens = Some(with_name(n, values::flag(one(n, v)?))?),
             _ => return Err(format!("unknown directive \"{name}\"")),
         }
         Ok(())
@@ -478,6 +491,21 @@ impl Draft {
                 return Err("\"logout_uri\" and \"redirect_uri\" must differ".into());
             }
         }
+        // Each URI the module answers itself is its own: the OP's logout calls must not
+        // land on the login callback or the user's logout page.
+        let own = [
+            ("redirect_uri", Some(conf_check::path_of(&redirect_uri).to_owned())),
+            ("logout_uri", self.logout_uri.clone()),
+            ("backchannel_logout_uri", self.backchannel_logout_uri.clone()),
+            ("frontchannel_logout_uri", self.frontchannel_logout_uri.clone()),
+        ];
+        for (i, (a, pa)) in own.iter().enumerate() {
+            for (b, pb) in &own[i + 1..] {
+                if pa.is_some() && pa == pb {
+                    return Err(format!("\"{a}\" and \"{b}\" must differ"));
+                }
+            }
+        }
 
         let mut session_store = self.session_store.take().unwrap_or(SessionStore::Cookie);
         session_store.request_zone(cf).map_err(|e| format!("\"session_store\": {e}"))?;
@@ -537,6 +565,11 @@ impl Draft {
             logout_uri: self.logout_uri.take(),
             post_logout_uri: self.post_logout_uri.take(),
             logout_token_hint: self.logout_token_hint,
+            backchannel_logout_uri: self.backchannel_logout_uri.take(),
+            frontchannel_logout_uri: self.frontchannel_logout_uri.take(),
+            // Default: on when the session keeps a token to revoke (and the OP announces
+            // a revocation_endpoint, checked at logout).
+            revoke_tokens: self.revoke_tokens.unwrap_or(session_keep.access_token || session_keep.refresh_token),
             id_token_for_hint_only,
             session_purpose,
             session_store,

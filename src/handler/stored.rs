@@ -14,6 +14,7 @@ use std::rc::Rc;
 use nginx_sys::{ngx_http_request_t, ngx_int_t};
 use oidc_core::session::{Session, SessionState, SessionTimes};
 use oidc_core::session_ref::{SessionRef, StoredSessions};
+use oidc_core::session_tags::TagKind;
 use oidc_redis::StoreOp;
 
 use super::store_io::{self, Reply};
@@ -288,7 +289,8 @@ pub unsafe fn save(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sref: 
         Place::Zone(key) => {
             let Some(zone) = store_io::zone_of(p) else { return Saved::Failed("no shared zone".into()) };
             let generation = zone.session_generation();
-            match zone.session_put(&key, &value, session.expires_at as i64, idle_deadline(p, session, now) as i64, now as i64) {
+            let tags = p.session_tags(session);
+            match zone.session_put(&key, &value, tags, session.expires_at as i64, idle_deadline(p, session, now) as i64, now as i64) {
                 Some(version) => {
                     // Our own write bumped the generation when it replaced an entry: the
                     // copy we cache is the new version, so checking it costs one look.
@@ -296,6 +298,18 @@ pub unsafe fn save(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sref: 
                 }
                 None => Saved::Failed("the shared zone has no room for the session (zone_full)".into()),
             }
+        }
+        Place::Redis(key) if p.ended_by_op() => {
+            // Also in the index sets of its sid and sub, which a logout started by the
+            // OP ends; they live as long as the longest session can.
+            let tags = p.session_tags(session);
+            let mut index = vec![store_keys::index(&p.session_purpose, TagKind::Sub, tags.sub)];
+            if tags.sid != 0 {
+                index.push(store_keys::index(&p.session_purpose, TagKind::Sid, tags.sid));
+            }
+            let ttl_ms = ttl_ms(p, session, now);
+            let op = StoreOp::SetIndexed { key, value, ttl_ms, index, index_ttl_ms: (p.session_timeout + 60) * 1000 };
+            Saved::Redis(store_io::redis(r, pidx, p, op, None))
         }
         Place::Redis(key) => {
             let op = StoreOp::Set { key, value, ttl_ms: ttl_ms(p, session, now) };
