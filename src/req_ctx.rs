@@ -58,9 +58,12 @@ pub struct ReqCtx {
     pub flight: Option<crate::handler::refresh::Flight>,
     /// The reference of the session a login is creating in the store.
     pub new_ref: Option<oidc_core::session_ref::SessionRef>,
-    /// Logout with a Redis store: the step reached, and the ID token for the hint.
+    /// Logout with a Redis store: the step reached, and the session read (for the ID
+    /// token hint and the tokens to revoke).
     pub logout_step: u8,
-    pub logout_hint: Option<String>,
+    pub logout_session: Option<oidc_core::session::Session>,
+    /// A logout started by the OP (back- or front-channel) in progress.
+    pub op_logout: Option<Box<crate::handler::op_logout::OpLogout>>,
 }
 
 impl ReqCtx {
@@ -80,7 +83,8 @@ impl ReqCtx {
             flight: None,
             new_ref: None,
             logout_step: 0,
-            logout_hint: None,
+            logout_session: None,
+            op_logout: None,
         }
     }
 }

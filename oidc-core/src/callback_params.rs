@@ -29,6 +29,26 @@ impl std::fmt::Display for ParamsError {
     }
 }
 
+/// The parameters named `names` of `application/x-www-form-urlencoded` text (the OP's
+/// logout calls: `logout_token`, `iss` and `sid`), with the rules of `parse`; empty
+/// values are absent. `max`: the longest value accepted.
+pub fn named(encoded: &[u8], names: &[&str], max: usize) -> Result<HashMap<String, String>, ParamsError> {
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(encoded) {
+        if !names.contains(&k.as_ref()) {
+            continue;
+        }
+        if v.len() > max {
+            return Err(ParamsError::TooLong(k.into_owned()));
+        }
+        if seen.insert(k.to_string(), v.into_owned()).is_some() {
+            return Err(ParamsError::Duplicate(k.into_owned()));
+        }
+    }
+    seen.retain(|_, v| !v.is_empty());
+    Ok(seen)
+}
+
 /// Parses `application/x-www-form-urlencoded` text (a query string or a form body).
 /// A repeated parameter is refused (RFC 6749 3.1: parameters must not be included
 /// more than once).

@@ -30,6 +30,11 @@ pub fn refresh_request(refresh_token: &str, scope: Option<&str>, creds: ClientCr
     build(form, creds)
 }
 
+/// A token revocation request (RFC 7009 section 2.1): the token and its type as a hint.
+pub fn revocation_request(token: &str, hint: &str, creds: ClientCredentials) -> TokenRequest {
+    build(vec![("token", token.to_owned()), ("token_type_hint", hint.to_owned())], creds)
+}
+
 /// A form POST to one of the OP's endpoints (token, introspection): the request's own
 /// fields, then the client's credentials.
 pub fn build(mut form: Vec<(&str, String)>, creds: ClientCredentials) -> TokenRequest {

@@ -118,3 +118,18 @@ pub fn forget(provider: usize, sealed: &str) {
         CACHE.with_borrow_mut(|c| c.remove(&k));
     }
 }
+
+thread_local! {
+    /// The zone's revocation generation this worker's cookie sessions were checked under.
+    static REVOKED_SEEN: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// Cookie sessions: drops the cached ones when the zone's revocation list changed since
+/// they were checked (a logout started by the OP). One atomic load when it did not.
+pub fn sync_revocations(zone: &super::zone::Zone) {
+    let generation = zone.revoked_generation();
+    if REVOKED_SEEN.get() != generation {
+        CACHE.with_borrow_mut(|c| c.retain(|_, e| !matches!(e.backing, Backing::Cookie)));
+        REVOKED_SEEN.set(generation);
+    }
+}

@@ -288,6 +288,16 @@ fn op_error(error: &str, description: Option<&str>) -> Next {
 /// Starts reading a form_post body. Returns None when it is complete now; otherwise the
 /// request continues when it is (see `body_read`).
 unsafe fn read_body(r: *mut ngx_http_request_t, ctx: &mut ReqCtx) -> Option<Next> {
+    start_body_read(r, ctx).map(Next::Return)
+}
+
+/// Starts reading a request's form body (the login callback's form_post, the OP's
+/// back-channel logout). None: complete now; otherwise what the access handler returns,
+/// and the request continues when the body is in (see `body_read`).
+///
+/// # Safety
+/// `r` must be the live main request whose access handler is running.
+pub(super) unsafe fn start_body_read(r: *mut ngx_http_request_t, ctx: &mut ReqCtx) -> Option<ngx_int_t> {
     IN_READ.set(true);
     let rc = nginx_sys::ngx_http_read_client_request_body(r, Some(body_read));
     IN_READ.set(false);
@@ -298,10 +308,10 @@ unsafe fn read_body(r: *mut ngx_http_request_t, ctx: &mut ReqCtx) -> Option<Next
         return None;
     }
     if rc == nginx_sys::NGX_ERROR as ngx_int_t || rc >= nginx_sys::NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t {
-        return Some(Next::Return(rc));
+        return Some(rc);
     }
     ctx.body_pending = true;
-    Some(Next::Return(nginx_sys::NGX_DONE as ngx_int_t))
+    Some(nginx_sys::NGX_DONE as ngx_int_t)
 }
 
 thread_local! {

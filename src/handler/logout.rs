@@ -58,11 +58,11 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
     };
 
     let jar = session::jar(r);
-    let id_token = if p.session_store.is_server_side() {
+    let session = if p.session_store.is_server_side() {
         // The stored session ends here, for every copy of the cookie on every host.
         match session::cookies(p).sealed(&jar) {
             Sealed::Value(v) => match super::stored::end(r, pidx, p, &v, now) {
-                Ok(hint) => hint,
+                Ok(s) => s,
                 Err(rc) => return rc,
             },
             _ => None,
@@ -72,10 +72,14 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
             session_local::forget(pidx, &v);
         }
         match session::cookies(p).load(&jar, now as u64) {
-            Loaded::Valid { session, .. } => session.id_token,
+            Loaded::Valid { session, .. } => Some(session),
             _ => None,
         }
     };
+    if let Some(s) = &session {
+        super::revoke::session_tokens(pidx, p, meta.as_deref(), s, now);
+    }
+    let id_token = session.and_then(|s| s.id_token);
     if session::clear(r, p, &jar).is_err() {
         return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
     }

@@ -12,7 +12,9 @@ mod identity;
 mod login_redirect;
 mod logout;
 mod op_call;
+pub mod op_logout;
 mod page;
+mod revoke;
 pub mod refresh;
 mod session;
 pub mod store_io;
@@ -89,6 +91,15 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
     ctx.identity = None;
     ctx.probed = true;
 
+    // The OP's logout calls carry no session and no bearer token: answered first.
+    let uri = ngx_util::uri(r);
+    if p.backchannel_logout_uri.as_deref().is_some_and(|l| uri == l.as_bytes()) {
+        return op_logout::backchannel(r, pidx, p, now);
+    }
+    if p.frontchannel_logout_uri.as_deref().is_some_and(|l| uri == l.as_bytes()) {
+        return op_logout::frontchannel(r, pidx, p, now);
+    }
+
     match lcf.bearer.mode() {
         BearerMode::Off => {}
         mode => match bearer::handle(r, lcf, pidx, p, now) {
@@ -100,7 +111,6 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
         },
     }
 
-    let uri = ngx_util::uri(r);
     if uri == p.redirect_path().as_bytes() {
         return callback::handle(r, pidx, p, now);
     }
@@ -119,6 +129,11 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
         return stored::access(r, lcf, pidx, p, &sealed, now);
     }
     let now_u = now as u64;
+    // Cookie sessions the OP ended are in the zone's revocation list.
+    let revocations = if p.ended_by_op() { crate::cache::documents::zone() } else { None };
+    if let Some(z) = &revocations {
+        session_local::sync_revocations(z);
+    }
     // Hot path: a session this worker opened before, with exactly this cookie.
     if let Some((identity, times)) = session_local::get(pidx, &sealed).filter(|(_, t)| !t.refresh_due(now_u)) {
         match times.state(now_u, p.session_idle_timeout) {
@@ -132,6 +147,10 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
         }
     }
     match cookies.open(&sealed, now_u) {
+        Loaded::Valid { session, .. } if revocations.is_some_and(|z| revoked(z, p, &session, now)) => {
+            let _ = session::clear(r, p, &jar);
+            refused(r, lcf, pidx, p, now, "session_revoked")
+        }
         Loaded::Valid { mut session, mut touch } => {
             let mut renewed = false;
             if session.times().refresh_due(now_u) || ctx.flight.is_some() {
@@ -205,15 +224,25 @@ pub unsafe fn probe_session(r: *mut ngx_http_request_t) -> Option<Rc<Identity>> 
     if p.session_store.is_server_side() {
         return stored::probe(pidx, p, &sealed, now as i64);
     }
+    let revocations = if p.ended_by_op() { crate::cache::documents::zone() } else { None };
+    if let Some(z) = &revocations {
+        session_local::sync_revocations(z);
+    }
     if let Some((identity, times)) = session_local::get(pidx, &sealed) {
         if matches!(times.state(now, p.session_idle_timeout), SessionState::Valid | SessionState::ValidTouch) {
             return Some(identity);
         }
     }
     match cookies.open(&sealed, now) {
+        Loaded::Valid { session, .. } if revocations.is_some_and(|z| revoked(z, p, &session, now as i64)) => None,
         Loaded::Valid { session, .. } => Some(Rc::new(identity_of(session))),
         _ => None,
     }
+}
+
+/// Whether the OP ended this cookie session (back- or front-channel logout).
+fn revoked(zone: crate::cache::zone::Zone, p: &Provider, session: &Session, now: i64) -> bool {
+    zone.is_revoked(&p.session_tags(session), session.created_at as i64, now)
 }
 
 /// A session cookie that is not (or no longer) valid: as if there were none.

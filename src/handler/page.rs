@@ -23,20 +23,29 @@ pub unsafe fn send(r: *mut ngx_http_request_t, status: usize, title: &str, messa
 /// # Safety
 /// As for `send`.
 pub unsafe fn send_html(r: *mut ngx_http_request_t, status: usize, body: &str) -> ngx_int_t {
-    let rc = send_inner(r, status, body.as_bytes());
+    let rc = send_inner(r, status, "text/html; charset=utf-8", "text/html".len(), body.as_bytes());
     nginx_sys::ngx_http_finalize_request(r, rc);
     NGX_DONE as ngx_int_t
 }
 
-unsafe fn send_inner(r: *mut ngx_http_request_t, status: usize, body: &[u8]) -> ngx_int_t {
+/// As `send_html`, for a JSON body (answers to the OP's back-channel calls).
+///
+/// # Safety
+/// As for `send`.
+pub unsafe fn send_json(r: *mut ngx_http_request_t, status: usize, body: &str) -> ngx_int_t {
+    let rc = send_inner(r, status, "application/json", "application/json".len(), body.as_bytes());
+    nginx_sys::ngx_http_finalize_request(r, rc);
+    NGX_DONE as ngx_int_t
+}
+
+unsafe fn send_inner(r: *mut ngx_http_request_t, status: usize, ct: &'static str, ct_len: usize, body: &[u8]) -> ngx_int_t {
     if nginx_sys::ngx_http_discard_request_body(r) != NGX_OK as ngx_int_t {
         return NGX_ERROR as ngx_int_t;
     }
     (*r).headers_out.status = status;
     (*r).headers_out.content_length_n = body.len() as i64;
-    const CT: &str = "text/html; charset=utf-8";
-    (*r).headers_out.content_type = ngx_str_t { len: CT.len(), data: CT.as_ptr().cast_mut() };
-    (*r).headers_out.content_type_len = "text/html".len();
+    (*r).headers_out.content_type = ngx_str_t { len: ct.len(), data: ct.as_ptr().cast_mut() };
+    (*r).headers_out.content_type_len = ct_len;
     (*r).headers_out.content_type_lowcase = ptr::null_mut();
     if ngx_util::set_cache_control(r, b"no-store", false).is_none() {
         return NGX_ERROR as ngx_int_t;

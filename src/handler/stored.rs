@@ -342,37 +342,37 @@ unsafe fn ended(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Prov
 }
 
 /// Removes the session of this request's cookie for logout; waits for Redis so a copy of
-/// the cookie is refused as soon as the logout answers. Returns the session's ID token
-/// (the logout hint) or a suspension.
+/// the cookie is refused as soon as the logout answers. Returns the session (for the
+/// logout hint and the tokens to revoke) or a suspension.
 ///
 /// # Safety
 /// `r` must be the live main request whose access handler is running.
-pub unsafe fn end(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sealed: &str, now: i64) -> Result<Option<String>, ngx_int_t> {
+pub unsafe fn end(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sealed: &str, now: i64) -> Result<Option<Session>, ngx_int_t> {
     session_local::forget(pidx, sealed);
     let Ok(sref) = sessions(p).open_ref(sealed) else { return Ok(None) };
     let place = Place::of(p, &sref);
     let Some(ctx) = request_ctx(r) else { return Ok(None) };
     match &place {
         Place::Zone(key) => {
-            let hint = match load(r, pidx, p, &sref, &place, now) {
-                Load::Found(s, _) => s.id_token,
+            let session = match load(r, pidx, p, &sref, &place, now) {
+                Load::Found(s, _) => Some(s),
                 _ => None,
             };
             if let Some(z) = store_io::zone_of(p) {
                 z.session_remove(key);
             }
-            Ok(hint)
+            Ok(session)
         }
         Place::Redis(key) => {
-            // Two steps: read the session (for the hint), then delete it.
+            // Two steps: read the session (for the hint and its tokens), then delete it.
             match (ctx.logout_step, store_io::take_reply(r)) {
                 (0, _) => {
                     ctx.logout_step = 1;
                     Err(store_io::redis(r, pidx, p, StoreOp::Get { key: key.clone() }, None))
                 }
                 (1, reply) => {
-                    ctx.logout_hint = match reply {
-                        Some(Reply::Value(Some(v))) => sessions(p).open_value(&sref, &v).ok().and_then(|s| s.id_token),
+                    ctx.logout_session = match reply {
+                        Some(Reply::Value(Some(v))) => sessions(p).open_value(&sref, &v).ok(),
                         _ => None,
                     };
                     ctx.logout_step = 2;
@@ -389,7 +389,7 @@ pub unsafe fn end(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sealed:
                             e
                         );
                     }
-                    Ok(ctx.logout_hint.take())
+                    Ok(ctx.logout_session.take())
                 }
             }
         }
