@@ -1,0 +1,469 @@
+"""lua-resty-openidc's `opts` (and lua-resty-session's settings) mapped to this
+module's `oidc_provider` directives and location directives. Every option ends up in
+exactly one place: a directive, or the report's list of options that could not be
+mapped, with the reason.
+"""
+
+import re
+from urllib.parse import quote as urlquote, urlsplit
+
+from .lua import Node, Table
+
+WELL_KNOWN = "/.well-known/openid-configuration"
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+SUPPORTED_ALGS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+                  "EdDSA", "HS256", "HS384", "HS512"}
+
+# Options that have no equivalent, and why. The reasons are shown to the user.
+UNMAPPABLE = {
+    "accept_none_alg": "refused: tokens with `alg: none` are unsigned, anyone can forge them; "
+                       "this module never accepts them",
+    "accept_unsupported_alg": "refused: this module verifies the signature of every token it "
+                              "accepts and refuses algorithms it cannot verify",
+    "keepalive": "not needed: the module keeps its own connections to the OP",
+    "http_request_decorator": "a Lua function: not expressible in configuration",
+    "lifecycle": "Lua hooks (on_created, on_authenticated, ...): not expressible in configuration",
+    "refresh_session_interval": "no silent re-authentication (prompt=none) here; use "
+                                "session_timeout / session_idle_timeout to bound sessions",
+    "force_reauthorize": "not offered: a valid session is used as is",
+    "use_nonce": "not offered: the module always sends and checks a nonce",
+    "revoke_tokens_on_logout": "not offered: logout ends the session and calls the OP's "
+                               "end_session_endpoint; tokens are not revoked",
+    "access_token_expires_in": "not needed: the module takes the lifetime from the token "
+                               "response's expires_in",
+    "access_token_expires_leeway": "fixed here: a kept access token is renewed 30 s before it expires",
+    "local_redirect_uri_path": "not offered: the callback is recognised by the path of redirect_uri; "
+                               "make nginx see that path",
+    "client_rsa_private_key_id": "not needed: the key id is derived from client_private_key",
+    "client_jwt_assertion_expires_in": "fixed here: client assertions are short-lived",
+    "cache_segment": "not needed: caches are per provider",
+    "pass_cookies": "not offered: no cookies are sent to the token endpoint",
+    "public_key": "not offered: keys come from the OP's jwks_uri (discovery); a static key is not "
+                  "configurable",
+    "secret": "not offered: keys come from the OP's jwks_uri (discovery); a static key or secret is "
+              "not configurable",
+    "symmetric_key": "not offered: HS* access tokens are never accepted (anyone holding the client "
+                     "secret could mint them)",
+    "introspection_params": "not offered: the introspection request is the RFC 7662 one",
+    "introspection_enable_negative_cache": "always on here: token_cache_negative (10s) remembers "
+                                           "refused tokens",
+    "redirect_uri_scheme": "write redirect_uri as an absolute URL with the scheme the browser uses",
+}
+
+
+class Report:
+    def __init__(self):
+        self.unmapped = []   # (where, option, reason)
+        self.removed = []    # (line, what)
+        self.notes = []      # text
+        self.kept = []       # (line, what, why)
+
+    def unmap(self, where, option, reason):
+        self.unmapped.append((where, option, reason))
+
+
+def lua_repr(v):
+    if isinstance(v, str):
+        return '"%s"' % v.replace("\n", "\\n")
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "nil"
+    if isinstance(v, Table):
+        return "{...}"
+    if isinstance(v, Node):
+        return v.text if len(v.text) < 60 else v.text[:57] + "..."
+    return str(v)
+
+
+def seconds(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+        return None
+    return "%ds" % int(v)
+
+
+def yes(v):
+    """lua-resty-openidc's flags are Lua booleans, or "yes"/"no" strings (ssl_verify)."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.lower() in ("yes", "no", "true", "false", "on", "off"):
+        return v.lower() in ("yes", "true", "on")
+    return None
+
+
+class Provider:
+    """The directives of one oidc_provider, in the order they are written."""
+
+    def __init__(self, name, source):
+        self.name = name
+        self.source = source        # "opts2 (init_by_lua_block, line 24)"
+        self.dirs = []              # [(name, [values])]
+        self.location = []          # [(name, [values])] for every location using it
+        self.session_secrets = []
+        self.userinfo = False
+        self.keep = []              # session_contents items
+
+    def set(self, name, *values):
+        for k, (n, _) in enumerate(self.dirs):
+            if n == name:
+                self.dirs[k] = (name, list(values))
+                return
+        self.dirs.append((name, list(values)))
+
+    def get(self, name):
+        for n, v in self.dirs:
+            if n == name:
+                return v
+        return None
+
+    def key(self):
+        return tuple((n, tuple(v)) for n, v in self.dirs)
+
+
+def issuer_from_discovery(url):
+    """The issuer a discovery URL belongs to (OpenID Connect Discovery 4: the URL is the
+    issuer with /.well-known/openid-configuration appended)."""
+    if url.endswith(WELL_KNOWN):
+        return url[:-len(WELL_KNOWN)].rstrip("/") or url
+    return None
+
+
+def needs_allow_http(url):
+    parts = urlsplit(url)
+    return parts.scheme == "http" and (parts.hostname or "") not in LOOPBACK
+
+
+def map_provider(p, opts, where, report, roles):
+    """Fills Provider p from the opts Table; roles: the lua-resty-openidc functions that
+    use it. Location-level options are returned as [(directive, [values])]."""
+    location = []
+    h = dict(opts.hash)
+    handled = set()
+
+    def take(key):
+        handled.add(key)
+        return h.get(key)
+
+    def bad(key, reason):
+        report.unmap(where, "%s = %s" % (key, lua_repr(h.get(key))), reason)
+
+    # The OP.
+    disc = take("discovery")
+    issuer = None
+    urls = []
+    if isinstance(disc, str):
+        issuer = issuer_from_discovery(disc)
+        if issuer is None:
+            issuer = "%s://%s" % (urlsplit(disc).scheme, urlsplit(disc).netloc)
+            report.notes.append("provider %s: the issuer %s is a guess (the discovery URL %s does not end "
+                                "in %s): set it to the discovery document's \"issuer\"" %
+                                (p.name, issuer, disc, WELL_KNOWN))
+        p.set("issuer", issuer)
+        if disc != issuer + WELL_KNOWN:
+            p.set("config_url", disc)
+        urls.append(disc)
+        report.notes.append("provider %s: the module compares issuer %s with the \"issuer\" of %s "
+                            "exactly (a trailing / counts): check it with "
+                            "`curl -s %s | grep issuer`" % (p.name, issuer, disc, disc))
+    elif isinstance(disc, Table):
+        iss = disc.get("issuer")
+        if isinstance(iss, str):
+            issuer = iss
+            p.set("issuer", iss)
+        report.unmap(where, "discovery = {...}", "a discovery document given as a table: the module "
+                     "fetches discovery from <issuer>%s (or config_url)" % WELL_KNOWN)
+    elif disc is not None:
+        bad("discovery", "not a literal string or table")
+
+    intro = take("introspection_endpoint")
+    if isinstance(intro, str):
+        p.set("introspection_endpoint", intro)
+        urls.append(intro)
+        if issuer is None:
+            issuer = "%s://%s" % (urlsplit(intro).scheme, urlsplit(intro).netloc)
+            p.set("issuer", issuer)
+            report.notes.append("provider %s: opts has no discovery; the issuer %s is guessed from "
+                                "introspection_endpoint: set it to the OP's issuer (the module fetches "
+                                "its discovery document)" % (p.name, issuer))
+    elif intro is not None:
+        bad("introspection_endpoint", "not a literal string")
+
+    if issuer is None:
+        p.set("issuer", "https://CHANGE-ME.example.org")
+        report.unmap(where, "(no discovery)", "oidc_provider needs an issuer: set it (written as "
+                     "https://CHANGE-ME.example.org)")
+    if any(needs_allow_http(u) for u in urls + [issuer]):
+        p.set("allow_http", "on")
+        report.notes.append("provider %s: the OP is plain http on a non-loopback host: `allow_http on` "
+                            "written; use https" % p.name)
+
+    cid = take("client_id")
+    if isinstance(cid, str):
+        p.set("client_id", cid)
+    else:
+        p.set("client_id", "CHANGE-ME")
+        report.unmap(where, "(no client_id)", "oidc_provider needs client_id%s: written as CHANGE-ME" %
+                     (" (not used by JWT bearer checks)" if roles <= {"bearer_jwt_verify"} else ""))
+    sec = take("client_secret")
+    if isinstance(sec, str):
+        p.set("client_secret", sec)
+    elif sec is not None:
+        bad("client_secret", "not a literal string (read from the environment?): write client_secret")
+
+    method = take("token_endpoint_auth_method")
+    imethod = take("introspection_endpoint_auth_method")
+    methods = {"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"}
+    for key, m in (("token_endpoint_auth_method", method), ("introspection_endpoint_auth_method", imethod)):
+        if m is None:
+            continue
+        if m not in methods:
+            bad(key, "unknown method")
+        elif p.get("client_auth_method") and p.get("client_auth_method") != [m]:
+            bad(key, "the module authenticates the same way at the token and introspection endpoints "
+                     "(client_auth_method %s)" % p.get("client_auth_method")[0])
+        else:
+            p.set("client_auth_method", m)
+    if take("client_rsa_private_key") is not None:
+        bad("client_rsa_private_key", "the module reads the key from a file: save the PEM and write "
+            "`client_private_key /path/key.pem;`")
+
+    # The authorization request.
+    redirect = take("redirect_uri")
+    redirect_path = take("redirect_uri_path")
+    if isinstance(redirect, str):
+        p.set("redirect_uri", redirect)
+        if redirect_path is not None:
+            bad("redirect_uri_path", "redirect_uri is set, which lua-resty-openidc prefers too")
+    elif isinstance(redirect_path, str):
+        p.set("redirect_uri", redirect_path)
+    scheme = take("redirect_uri_scheme")
+    if scheme is not None and not isinstance(redirect, str):
+        bad("redirect_uri_scheme", UNMAPPABLE["redirect_uri_scheme"])
+
+    scope = take("scope")
+    if isinstance(scope, str):
+        scopes = scope.split()
+        if "openid" not in scopes:
+            scopes.insert(0, "openid")
+            report.notes.append("provider %s: `openid` added to scope (the module requires it)" % p.name)
+        p.set("scope", *scopes)
+
+    extra = []
+    for key in ("prompt", "display"):
+        v = take(key)
+        if isinstance(v, str):
+            extra.append((key, v))
+        elif v is not None:
+            bad(key, "not a literal string")
+    params = take("authorization_params")
+    if isinstance(params, Table):
+        for k, v in params.hash.items():
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+                extra.append((str(k), str(v)))
+            else:
+                report.unmap(where, "authorization_params.%s = %s" % (k, lua_repr(v)), "not a literal value")
+    elif params is not None:
+        bad("authorization_params", "not a literal table")
+    if extra:
+        p.set("extra_auth_args", "&".join("%s=%s" % (urlquote(k, safe=""), urlquote(v, safe=""))
+                                          for k, v in extra))
+
+    mode = take("response_mode")
+    if mode in ("query", "form_post"):
+        p.set("response_mode", mode)
+    elif mode is not None:
+        bad("response_mode", "the module supports query and form_post")
+    pkce = take("use_pkce")
+    if yes(pkce) is not None:
+        p.set("pkce", "on" if yes(pkce) else "off")
+
+    # Tokens.
+    slack = take("iat_slack")
+    if seconds(slack):
+        p.set("clock_skew", seconds(slack))
+    elif slack is not None:
+        bad("iat_slack", "not a number of seconds")
+    algs = take("token_signing_alg_values_expected")
+    if algs is not None:
+        names = algs.array if isinstance(algs, Table) else [algs]
+        ok = [a for a in names if isinstance(a, str) and a in SUPPORTED_ALGS]
+        rest = [a for a in names if a not in ok]
+        if "bearer_jwt_verify" in roles or "introspect" in roles:
+            acc = [a for a in ok if not a.startswith("HS")]
+            if acc:
+                p.set("access_token_alg", *acc)
+            rest += [a for a in ok if a.startswith("HS")]
+        if "authenticate" in roles and ok:
+            p.set("id_token_alg", *ok)
+        if rest:
+            report.unmap(where, "token_signing_alg_values_expected: %s" % ", ".join(lua_repr(a) for a in rest),
+                         "not accepted by the module (none is never accepted; HS* never for access tokens)")
+
+    # Sessions.
+    contents = take("session_contents")
+    renew = take("renew_access_token_on_expiry")
+    if isinstance(contents, Table):
+        keep = ["claims"]
+        for item, on in contents.hash.items():
+            if not yes(on):
+                continue
+            if item == "id_token":
+                pass  # the claims: the module's default
+            elif item == "enc_id_token":
+                keep.append("id_token")
+            elif item == "access_token":
+                keep.append("access_token")
+                if yes(renew) is not False:
+                    keep.append("refresh_token")
+            elif item == "user":
+                p.userinfo = True
+            else:
+                report.unmap(where, "session_contents.%s" % item, "unknown session item")
+        p.keep = keep
+    elif contents is not None:
+        bad("session_contents", "not a literal table")
+    if renew is not None and not (isinstance(contents, Table) and yes(contents.get("access_token"))):
+        if yes(renew):
+            report.notes.append("provider %s: renew_access_token_on_expiry: the module renews the access "
+                                "token when the session keeps it: `session_contents access_token "
+                                "refresh_token`" % p.name)
+        else:
+            report.notes.append("provider %s: renew_access_token_on_expiry = false: nothing to do (no "
+                                "refresh_token kept)" % p.name)
+
+    # Logout.
+    logout = take("logout_path")
+    if isinstance(logout, str):
+        p.set("logout_uri", logout)
+    post = take("post_logout_redirect_uri")
+    after = take("redirect_after_logout_uri")
+    if isinstance(post, str):
+        p.set("post_logout_uri", post)
+        if after is not None:
+            bad("redirect_after_logout_uri", "the module sends the browser to the OP's end_session_endpoint "
+                "with post_logout_uri; a separate redirect after logout is not offered")
+    elif isinstance(after, str):
+        p.set("post_logout_uri", after)
+        report.notes.append("provider %s: redirect_after_logout_uri became post_logout_uri: the module "
+                            "sends it to the OP's end_session_endpoint as post_logout_redirect_uri "
+                            "(register it there) and redirects to it itself only when the OP has no "
+                            "end_session_endpoint" % p.name)
+    hint = take("redirect_after_logout_with_id_token_hint")
+    if yes(hint):
+        p.set("logout_token_hint", "on")
+
+    # Talking to the OP.
+    verify = take("ssl_verify")
+    if yes(verify) is False:
+        p.set("ssl_verify", "off")
+        report.notes.append("provider %s: ssl_verify = \"no\" kept as `ssl_verify off`: development only; "
+                            "for a private CA use ssl_trusted_certificate" % p.name)
+    timeout = take("timeout")
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+        p.set("timeout", "%dms" % int(timeout))
+    elif isinstance(timeout, Table):
+        parts = [v for v in timeout.hash.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if parts:
+            p.set("timeout", "%dms" % int(sum(parts)))
+            report.notes.append("provider %s: timeout {connect, send, read} became one limit for the "
+                                "whole request: %dms" % (p.name, int(sum(parts))))
+    elif timeout is not None:
+        bad("timeout", "not a number of milliseconds")
+    if take("proxy_opts") is not None:
+        p.set("proxy_from_env", "on")
+        report.notes.append("provider %s: proxy_opts became `proxy_from_env on`: set HTTPS_PROXY / "
+                            "HTTP_PROXY / NO_PROXY in nginx's environment and add `env HTTPS_PROXY;` "
+                            "(etc.) to the main context" % p.name)
+    ttl = [v for v in (take("jwk_expires_in"), take("discovery_expires_in")) if seconds(v)]
+    if ttl:
+        top = max(int(v) for v in ttl)
+        p.set("cache_ttl_max", "%ds" % top)
+        if top < 60:
+            p.set("cache_ttl_min", "%ds" % top)
+
+    # Bearer tokens.
+    ci = take("introspection_cache_ignore")
+    cj = take("jwt_verification_cache_ignore")
+    interval = take("introspection_interval")
+    if yes(ci) or yes(cj):
+        p.set("token_cache_ttl", "0")
+    elif seconds(interval) and interval > 0:
+        p.set("token_cache_ttl", seconds(interval))
+    expiry = take("introspection_expiry_claim")
+    if expiry not in (None, "exp"):
+        bad("introspection_expiry_claim", "the module takes a token's expiry from `exp`")
+    param = take("introspection_token_param_name")
+    if param not in (None, "token"):
+        bad("introspection_token_param_name", "the module sends the token as `token` (RFC 7662)")
+    accept = take("auth_accept_token_as")
+    header = take("auth_accept_token_as_header_name")
+    if isinstance(accept, str) and accept.startswith("cookie"):
+        location.append(("auth_oidc_token_cookie", [accept.split(":", 1)[1] if ":" in accept else "PA.global"]))
+    elif accept not in (None, "header"):
+        bad("auth_accept_token_as", "the module takes tokens from a header or a cookie")
+    if isinstance(header, str) and header.lower() != "authorization":
+        location.append(("auth_oidc_token_header", [header]))
+
+    for key in sorted(h):
+        if key in handled:
+            continue
+        handled.add(key)
+        if key in UNMAPPABLE:
+            bad(key, UNMAPPABLE[key])
+        else:
+            bad(key, "unknown lua-resty-openidc option")
+    return location
+
+
+SESSION_VARS = {
+    # lua-resty-session 2.x/3.x reads its settings from nginx variables.
+    "session_secret": None,
+    "session_name": "cookie_name",
+    "session_cookie_lifetime": "session_timeout",
+    "session_cookie_samesite": "cookie_samesite",
+    "session_cookie_secure": "cookie_secure",
+    "session_cookie_domain": "cookie_domain",
+    "session_cookie_path": "cookie_path",
+}
+
+
+def map_session_var(p, var, value, where, report):
+    """`set $session_*` (lua-resty-session) for provider p."""
+    if var == "session_secret":
+        p.session_secrets.append(value)
+        return
+    target = SESSION_VARS.get(var)
+    if target == "session_timeout" and re.fullmatch(r"\d+", value):
+        p.set(target, value + "s")
+    elif target == "cookie_samesite" and value.lower() in ("lax", "strict", "none"):
+        p.set(target, value.capitalize())
+    elif target == "cookie_secure" and value.lower() in ("on", "off", "true", "false"):
+        p.set(target, "on" if value.lower() in ("on", "true") else "off")
+    elif target in ("cookie_name", "cookie_domain", "cookie_path"):
+        p.set(target, value)
+    else:
+        report.unmap(where, "set $%s %s" % (var, value), "no equivalent lua-resty-session setting here "
+                     "(see the directive reference's Sessions section)")
+
+
+def map_session_opts(p, opts, where, report):
+    """authenticate()'s fourth argument, lua-resty-session's options table."""
+    for key, value in opts.hash.items():
+        if key == "secret" and isinstance(value, str):
+            p.session_secrets.append(value)
+        elif key in ("name", "cookie_name") and isinstance(value, str):
+            p.set("cookie_name", value)
+        elif key in ("absolute_timeout",) and seconds(value):
+            p.set("session_timeout", seconds(value))
+        elif key in ("idling_timeout",) and seconds(value):
+            p.set("session_idle_timeout", seconds(value))
+        elif key == "cookie" and isinstance(value, Table):
+            for ck, cv in value.hash.items():
+                if ck == "lifetime" and seconds(cv):
+                    p.set("session_timeout", seconds(cv))
+                else:
+                    map_session_var(p, "session_cookie_" + ck, str(cv) if not isinstance(cv, bool)
+                                    else ("on" if cv else "off"), where, report)
+        else:
+            report.unmap(where, "session option %s = %s" % (key, lua_repr(value)),
+                         "no equivalent lua-resty-session setting here")
