@@ -156,7 +156,12 @@ def analyse(chunk, global_tables, where):
         if id(st) in call_stmts or any(k in handled_ifs for k in st.ifs):
             continue
         if st.kind == "call" and path_of(st.call.func) == ["ngx", "req", "set_header"]:
-            _set_header(acc, st, res_of)
+            conds = [chunk.ifs[k].cond for k in st.ifs]
+            if all(path_of(c) and len(path_of(c)) == 1 and path_of(c)[0] in res_of for c in conds):
+                _set_header(acc, st, res_of)  # `if res then ... end`: the header is empty without one
+            else:
+                acc.problems.append((st.line, st.text, "a header set under a condition: write it with a map "
+                                     "or an auth_oidc_set_header of a variable"))
             continue
         if st.kind == "call" and path_of(st.call.func) in HARMLESS:
             continue

@@ -33,6 +33,7 @@ class Migration:
         self.edits = []         # (start, end, text, whole_lines)
         self.providers = []     # [Provider], in order
         self.lua_needed = []    # directives that still need lua-nginx-module
+        self.unauth_noted = False
 
     # Reading Lua from the three directive forms.
 
@@ -200,12 +201,18 @@ class Migration:
                     rest = line[len(d.indent):] if line.startswith(d.indent) else line.lstrip()
                     out.append("%s# %s" % (d.indent, rest) if rest.strip() else "%s#" % d.indent)
             out += [d.indent + x for x in new_lines]
-            self.edits.append((ls, d.end, "\n".join(out)))
+            end = d.end
+            if not out:  # nothing left of the line: remove it with its newline
+                end = le + 1 if after == "" and le < len(self.src) else d.end
+            self.edits.append((ls, end, "\n".join(out)))
         else:
             self.edits.append((d.start, d.end, " ".join(new_lines)))
 
     def remove(self, d, why):
-        self.report.removed.append((d.line, "%s %s".strip() % (d.name, " ".join(a.raw for a in d.args)), why))
+        args = " ".join(a.raw for a in d.args)
+        if d.name == "set" and d.values[0] == "$session_secret":
+            args = "$session_secret (%d bytes)" % len(d.values[-1].encode())  # a secret stays out of reports
+        self.report.removed.append((d.line, ("%s %s" % (d.name, args)).strip(), why))
         self.replace(d, [], why)
 
     def replace_access(self, d, acc):
@@ -250,7 +257,15 @@ class Migration:
         for line, what, why in acc.problems:
             self.report.unmap("%s, line %d" % (d.name, line), what, why)
         self.replace(d, lines, "replaced by auth_oidc")
-        self.report.removed.append((d.line, d.name, "replaced by " + (lines[0] if lines else "nothing")))
+        main = [x for x in lines if x.startswith("auth_oidc ")]
+        self.report.removed.append((d.line, d.name, "replaced by " + (main[0] if main else "deny all;")
+                                    + (" and deny all; (see below)" if acc.denies and main else "")))
+        if "authenticate" in fns and not acc.unauth and not self.unauth_noted:
+            self.unauth_noted = True
+            self.report.notes.append("lua-resty-openidc redirected every request without a session to the OP; "
+                                     "the module's default (auth_oidc_unauth_action auto) answers scripts (XHR, "
+                                     "fetch, non-GET) 401 instead: write `auth_oidc_unauth_action redirect;` "
+                                     "for the old behaviour")
 
     def remove_lua(self, dirs, inits, http):
         needs_lua = bool(self.lua_needed)

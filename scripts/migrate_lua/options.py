@@ -59,7 +59,8 @@ class Report:
         self.kept = []       # (line, what, why)
 
     def unmap(self, where, option, reason):
-        self.unmapped.append((where, option, reason))
+        if (where, option, reason) not in self.unmapped:
+            self.unmapped.append((where, option, reason))
 
 
 def lua_repr(v):
