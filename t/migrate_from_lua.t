@@ -192,6 +192,29 @@ sub reported {
     reported($err, qr/lifecycle = \{\.\.\.\} -- Lua hooks/, 'lifecycle');
 }
 
+# The tokenizers: every kind of Lua string and comment, nginx quoting, a server-level
+# block, access_by_lua_file.
+{
+    my ($out, $err) = converted('tokenizer');
+    has($out, qr/^\s*client_id\s+"it's-\\"quoted\\"";$/m, "a '...' string with escaped quotes");
+    has($out, qr/^\s*client_secret\s+"ABCD-tab\tnewline";$/m, 'escapes \\x41 \\066 \\z \\t');
+    has($out, qr/^\s*scope\s+openid \]\] email;$/m, 'a [==[long string]==] holding ]]');
+    has($out, qr/^\s*clock_skew\s+60s;$/m, 'a hex number (0x3C)');
+    has($out, qr/^\s*timeout\s+2500ms;$/m, 'a number with an exponent (2.5e3)');
+    has($out, qr/^\s*extra_auth_args\s+acr_values=urn%3Amace%3Aincommon%3Aiap%3Asilver&max_age=300;$/m,
+        '["key"] = and name = fields, numbers, URL-encoded');
+    unlike(active($out), qr/session_contents|pkce|ssl_verify/, 'false flags, ssl_verify "yes", id_token only: the defaults');
+    reported($err, qr/use_pkce = false not copied/, 'use_pkce = false: PKCE stays on where the OP has it');
+    reported($err, qr/some_future_option = \{\.\.\.\} -- unknown lua-resty-openidc option/, 'an unknown option, nested tables read');
+    unlike($err, qr/unknown_option/, 'a commented-out option is not read');
+    has($out, qr/^\s*listen 8086;\n\s*auth_oidc tricky;\n\s*auth_oidc_set_header X-Brace "\{\$oidc_claim_sub\}";/m,
+        'a server-level access_by_lua_block with braces in strings and comments -> server-level auth_oidc');
+    has($out, qr/^\s*auth_oidc_set_header X-Tagged "\$\{oidc_claim_sub\}_tag";$/m, 'a variable followed by a letter is written ${...}');
+    has($out, qr/^\s*location \/api\/ \{\n\s*auth_oidc tricky;\n\s*auth_oidc_unauth_action deny;\n\s*auth_oidc_set_header X-Name \$oidc_claim_name;/m,
+        'access_by_lua_file read relative to the configuration, res.id_token["name"]');
+    like($out, qr/^\s*# lua_package_path '\/srv\/lua\/\?\.lua;;';\s+# trailing comment \{$/m, 'a comment after a removed directive stays with it');
+}
+
 # Not a lua-resty-openidc configuration, a syntax error, usage.
 {
     $t->write_file('plain.conf', "events {}\nhttp { server { listen 80; } }\n");

@@ -51,6 +51,8 @@ def nginx_value(node, res_kind, res_name):
             v, u = nginx_value(part, res_kind, res_name)
             if v is None:
                 return None, u
+            if out and re.fullmatch(r"\$\w+", out[-1]) and re.match(r"\w", v):
+                out[-1] = "${%s}" % out[-1][1:]  # "$a" .. "b" is ${a}b, not $ab
             out.append(v)
             ui = ui or u
         return "".join(out), ui

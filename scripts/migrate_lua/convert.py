@@ -202,8 +202,11 @@ class Migration:
                     out.append("%s# %s" % (d.indent, rest) if rest.strip() else "%s#" % d.indent)
             out += [d.indent + x for x in new_lines]
             end = d.end
-            if not out:  # nothing left of the line: remove it with its newline
-                end = le + 1 if after == "" and le < len(self.src) else d.end
+            if not out and after == "":  # nothing left of the line: remove it with its newline
+                end = le + 1 if le < len(self.src) else d.end
+            elif not out:  # a comment after the directive stays, where the directive was
+                out = [d.indent]
+                end = d.end + (len(self.src[d.end:le]) - len(self.src[d.end:le].lstrip()))
             self.edits.append((ls, end, "\n".join(out)))
         else:
             self.edits.append((d.start, d.end, " ".join(new_lines)))

@@ -83,7 +83,16 @@ def lua_block_end(src, i, line):
             while j < n and src[j] != c:
                 if src[j] == "\n":
                     raise ConfError("unfinished string in Lua block", line)
-                j += 2 if src[j] == "\\" else 1
+                if src.startswith("\\z", j):  # skips the whitespace after it, newlines too
+                    j += 2
+                    while j < n and src[j] in " \t\r\n":
+                        line += src[j] == "\n"
+                        j += 1
+                elif src.startswith("\\\n", j):
+                    line += 1
+                    j += 2
+                else:
+                    j += 2 if src[j] == "\\" else 1
             i = j + 1
         elif c == "[" and _long_level(src, i) is not None:
             level = _long_level(src, i)

@@ -275,8 +275,12 @@ def map_provider(p, opts, where, report, roles):
     elif mode is not None:
         bad("response_mode", "the module supports query and form_post")
     pkce = take("use_pkce")
-    if yes(pkce) is not None:
-        p.set("pkce", "on" if yes(pkce) else "off")
+    if yes(pkce) is True:
+        p.set("pkce", "on")
+    elif yes(pkce) is False:
+        # lua-resty-openidc's default; PKCE costs nothing where the OP supports it.
+        report.notes.append("provider %s: use_pkce = false not copied: the module uses PKCE (S256) when the "
+                            "OP announces it; write `pkce off;` only for an OP that fails with it" % p.name)
 
     # Tokens.
     slack = take("iat_slack")
