@@ -72,6 +72,14 @@ sub reported {
     like($err, $re, "report: $what");
 }
 
+# The tokenizers' own unit tests (strings, long brackets, comments, numbers, tables;
+# nginx quoting, spans, Lua blocks).
+{
+    my $out = `cd '$root/scripts' && python3 -m unittest migrate_lua.test_tokenizers 2>&1`;
+    is($? >> 8, 0, 'tokenizer unit tests pass') or diag($out);
+    like($out, qr/^Ran [1-9]\d* tests/m, '... and ran');
+}
+
 # The ELIXIR seed: a global opts table, resolver, shared dicts, $session_secret.
 {
     my ($out, $err) = converted('elixir');
