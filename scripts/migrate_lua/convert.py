@@ -177,6 +177,8 @@ class Migration:
         lines = ["%s# from lua-resty-openidc opts %s" % (indent, p.source),
                  "%soidc_provider %s {" % (indent, p.name)]
         for n, v in p.dirs:
+            if n in p.comments:
+                lines.append("%s# %s" % (inner, p.comments[n]))
             lines.append("%s%s %s;" % (inner, n.ljust(width - 1), " ".join(quote(x) for x in v)))
         for s in getattr(p, "short_secrets", []):
             lines.append("%s# session_secret (the lua-resty-session secret, %d bytes: too short, set a new one)"

@@ -103,6 +103,7 @@ class Provider:
         self.session_secrets = []
         self.userinfo = False
         self.keep = []              # session_contents items
+        self.comments = {}          # directive -> a comment written above it
 
     def set(self, name, *values):
         for k, (n, _) in enumerate(self.dirs):
@@ -160,6 +161,8 @@ def map_provider(p, opts, where, report, roles):
                                 "in %s): set it to the discovery document's \"issuer\"" %
                                 (p.name, issuer, disc, WELL_KNOWN))
         p.set("issuer", issuer)
+        p.comments["issuer"] = ("must equal the \"issuer\" of the discovery document exactly, "
+                                "a trailing / included")
         if disc != issuer + WELL_KNOWN:
             p.set("config_url", disc)
         urls.append(disc)
