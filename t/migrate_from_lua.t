@@ -119,6 +119,10 @@ sub reported {
     reported($err, qr/token_signing_alg_values_expected: "HS256" -- not accepted/, 'HS256 for access tokens refused');
     reported($err, qr/\(no client_id\) -- oidc_provider needs client_id/, 'the missing client_id');
     reported($err, qr/lua_package_path "\/opt\/lua\/\?\.lua;;" -- no Lua left/, 'lua_package_path made unneeded');
+    reported($err, qr/client_secret = os\.getenv\("API_SECRET"\) -- computed in Lua/, 'a value computed in Lua');
+    unlike(active($out), qr/client_secret|logout_uri|ssl_verify/, '... not written, nor a bad logout_path, nor ssl_verify = false');
+    reported($err, qr/ssl_verify = false -- lua-resty-openidc verifies unless it is "no"/, 'ssl_verify = false is not "no"');
+    reported($err, qr/logout_path = "\/logout\?all=1" -- logout_uri must be a plain path/, 'a logout_path nginx -t would refuse');
 }
 
 # introspect, a global table amended later, a check that cannot be converted.
@@ -161,7 +165,7 @@ sub reported {
     has($out, qr/^\s*auth_oidc_set_header X-Country \$oidc_claim_address__country;$/m, 'a nested claim');
     has($out, qr/^\s*auth_oidc_set_header Authorization "Bearer \$oidc_access_token";$/m, 'a concatenation with res.access_token');
     has($out, qr/^\s*auth_oidc_claim hd = example\.com;$/m, 'if res.id_token.hd ~= ... then 403 -> auth_oidc_claim');
-    has($out, qr/^\s*auth_oidc oidc;\n\s*auth_oidc_unauth_action deny;$/m, 'authenticate(opts, nil, "deny")');
+    has($out, qr/^\s*auth_oidc oidc;\n\s*auth_oidc_unauth_action deny;$/m, 'authenticate(opts, nil, "deny") through a global alias from init_by_lua');
     is(() = active($out) =~ /^\s*oidc_provider /mg, 1, 'one provider for the table both locations use');
     reported($err, qr/revoke_tokens_on_logout = true -- not offered/, 'revoke_tokens_on_logout');
     reported($err, qr/refresh_session_interval = 900 -- no silent re-authentication/, 'refresh_session_interval');
@@ -189,6 +193,8 @@ sub reported {
     has($out, qr/^\s*session_contents\s+claims access_token refresh_token id_token;$/m,
         'session_contents with access_token renewed (refresh_token) and enc_id_token');
     has($out, qr/^\s*userinfo\s+on;$/m, 'session_contents.user -> userinfo on');
+    has($out, qr/^\s*redirect_uri\s+\/oidc\/callback;$/m, 'a redirect_uri built from ngx.var.scheme and http_host -> its path');
+    reported($err, qr/redirect_uri built from the request in Lua/, '... said so');
     has($out, qr/^\s*timeout\s+6000ms;$/m, 'a timeout table -> one timeout');
     has($out, qr/^\s*proxy_from_env\s+on;$/m, 'proxy_opts -> proxy_from_env');
     has($out, qr/^\s*session_secret\s+another-secret-that-is-long-enough-0123;$/m, 'the session options secret');

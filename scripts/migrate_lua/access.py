@@ -79,9 +79,9 @@ def is_error_check(cond_text, results):
     return bool(names) and re.fullmatch(r"\s*(not\s+%s|%s\s*==\s*nil)\s*" % ((re.escape(names[0]),) * 2), cond_text)
 
 
-def analyse(chunk, global_tables, where):
+def analyse(chunk, global_tables, global_aliases=()):
     """The Access of a Chunk, or None when it calls no lua-resty-openidc function."""
-    calls = chunk.openidc_calls()
+    calls = chunk.openidc_calls(global_aliases)
     if not calls:
         return None
     acc = Access()

@@ -58,6 +58,7 @@ class Migration:
             raise nginxconf.ConfError("no http block", 1)
 
         global_tables = {}
+        global_aliases = set()
         inits = []
         for d in dirs:
             if INIT.match(d.name):
@@ -68,15 +69,15 @@ class Migration:
                     self.lua_needed.append(d)
                     continue
                 global_tables.update(chunk.tables())
+                global_aliases |= chunk.openidc_aliases()
                 inits.append((d, chunk))
 
         uses = []   # (directive, Access)
         for d in dirs:
             if not ACCESS.match(d.name):
                 continue
-            where = "%s (line %d)" % (d.name, d.line)
             try:
-                acc = analyse(self.chunk_of(d), global_tables, where)
+                acc = analyse(self.chunk_of(d), global_tables, global_aliases)
             except LuaError as e:
                 self.report.kept.append((d.line, d.name, "its Lua cannot be read (%s)" % e))
                 self.lua_needed.append(d)

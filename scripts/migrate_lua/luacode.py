@@ -164,9 +164,10 @@ class Chunk:
                 if s.kind == "assign" and len(s.values) >= 1 and is_require_openidc(s.values[0])
                 and path_of(s.targets[0]) and len(path_of(s.targets[0])) == 1}
 
-    def openidc_calls(self):
-        """[(stmt, function name, call node, result name or None)]."""
-        aliases = self.openidc_aliases()
+    def openidc_calls(self, more_aliases=()):
+        """[(stmt, function name, call node, result name or None)]; more_aliases: names
+        that init_by_lua* assigned require("resty.openidc") to."""
+        aliases = self.openidc_aliases() | set(more_aliases)
         out = []
         for s in self.stmts:
             if s.kind == "assign":

@@ -7,7 +7,7 @@ mapped, with the reason.
 import re
 from urllib.parse import quote as urlquote, urlsplit
 
-from .lua import Node, Table
+from .lua import Node, Table, path_of
 
 WELL_KNOWN = "/.well-known/openid-configuration"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -122,6 +122,18 @@ class Provider:
         return tuple((n, tuple(v)) for n, v in self.dirs)
 
 
+def plain_path(p):
+    return p.startswith("/") and not p.startswith("//") and not any(c in p for c in "?# ")
+
+
+def good_redirect(u):
+    return plain_path(u) or (re.match(r"https?://[^/?#]", u) is not None and "#" not in u)
+
+
+def good_post_logout(u):
+    return plain_path(u.split("?")[0]) or re.match(r"https?://[^/?#]", u) is not None
+
+
 def issuer_from_discovery(url):
     """The issuer a discovery URL belongs to (OpenID Connect Discovery 4: the URL is the
     issuer with /.well-known/openid-configuration appended)."""
@@ -141,6 +153,23 @@ def map_provider(p, opts, where, report, roles):
     location = []
     h = dict(opts.hash)
     handled = set()
+    # A value computed in Lua (os.getenv, concatenations, ...) cannot be copied; say so
+    # before any mapping sees it. The callback URL built from the request is the one
+    # exception: its path is what the module joins to the request's scheme and host.
+    redirect = h.get("redirect_uri")
+    if isinstance(redirect, Node) and redirect.kind == "concat":
+        last = redirect.parts[-1]
+        if isinstance(last, str) and "/" in last and all(
+                isinstance(x, str) or (path_of(x) or [None])[:2] == ["ngx", "var"] for x in redirect.parts[:-1]):
+            h["redirect_uri"] = last[last.index("/", last.index("//") + 2 if "//" in last else 0):]
+            report.notes.append("provider %s: redirect_uri built from the request in Lua (%s) became the path "
+                                "%s, which the module joins to the request's scheme and Host" %
+                                (p.name, redirect.text, h["redirect_uri"]))
+    for key in sorted(h):
+        if isinstance(h[key], Node) and key not in UNMAPPABLE:
+            report.unmap(where, "%s = %s" % (key, lua_repr(h[key])), "computed in Lua: write the value in "
+                         "the oidc_provider block by hand")
+            del h[key]
 
     def take(key):
         handled.add(key)
@@ -234,12 +263,16 @@ def map_provider(p, opts, where, report, roles):
     # The authorization request.
     redirect = take("redirect_uri")
     redirect_path = take("redirect_uri_path")
-    if isinstance(redirect, str):
+    if isinstance(redirect, str) and not good_redirect(redirect):
+        bad("redirect_uri", "must be a path without query or an absolute http(s) URL without fragment")
+    elif isinstance(redirect, str):
         p.set("redirect_uri", redirect)
         if redirect_path is not None:
             bad("redirect_uri_path", "redirect_uri is set, which lua-resty-openidc prefers too")
-    elif isinstance(redirect_path, str):
+    elif isinstance(redirect_path, str) and good_redirect(redirect_path):
         p.set("redirect_uri", redirect_path)
+    elif redirect_path is not None:
+        bad("redirect_uri_path", "must be a path without query")
     scheme = take("redirect_uri_scheme")
     if scheme is not None and not isinstance(redirect, str):
         bad("redirect_uri_scheme", UNMAPPABLE["redirect_uri_scheme"])
@@ -341,10 +374,18 @@ def map_provider(p, opts, where, report, roles):
 
     # Logout.
     logout = take("logout_path")
-    if isinstance(logout, str):
+    if isinstance(logout, str) and plain_path(logout):
         p.set("logout_uri", logout)
+    elif logout is not None:
+        bad("logout_path", "logout_uri must be a plain path (no query)")
     post = take("post_logout_redirect_uri")
     after = take("redirect_after_logout_uri")
+    for key in ("post_logout_redirect_uri", "redirect_after_logout_uri"):
+        v = h.get(key)
+        if v is not None and not (isinstance(v, str) and good_post_logout(v)):
+            bad(key, "post_logout_uri must be a local path or an absolute http(s) URL")
+    post = post if isinstance(post, str) and good_post_logout(post) else None
+    after = after if isinstance(after, str) and good_post_logout(after) else None
     if isinstance(post, str):
         p.set("post_logout_uri", post)
         if after is not None:
@@ -362,7 +403,9 @@ def map_provider(p, opts, where, report, roles):
 
     # Talking to the OP.
     verify = take("ssl_verify")
-    if yes(verify) is False:
+    if verify not in (None, "no", "yes"):
+        bad("ssl_verify", "lua-resty-openidc verifies unless it is \"no\": verification stays on")
+    if verify == "no":
         p.set("ssl_verify", "off")
         report.notes.append("provider %s: ssl_verify = \"no\" kept as `ssl_verify off`: development only; "
                             "for a private CA use ssl_trusted_certificate" % p.name)
