@@ -206,6 +206,15 @@ sub reported {
     reported($err, qr/lifecycle = \{\.\.\.\} -- Lua hooks/, 'lifecycle');
 }
 
+# A token when there is one, the session otherwise: mixed mode.
+{
+    my ($out, $err) = converted('mixed');
+    has($out, qr/^\s*auth_oidc opts;\n\s*auth_oidc_bearer on;\n\s*auth_oidc_introspect always;\n\s*auth_oidc_audience off;.*\n\s*auth_oidc_unauth_action deny;$/m,
+        'if <Authorization> then introspect else authenticate -> auth_oidc_bearer on');
+    unlike(active($out), qr/deny all/, '... the dispatch on the header is not taken for an access check');
+    reported($err, qr/Not mapped: nothing/, 'nothing left over');
+}
+
 # The tokenizers: every kind of Lua string and comment, nginx quoting, a server-level
 # block, access_by_lua_file.
 {

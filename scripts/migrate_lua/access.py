@@ -71,6 +71,10 @@ def nginx_value(node, res_kind, res_name):
     return None, "not a claim of the result, a string or ngx.var"
 
 
+def _text(node):
+    return node.text if isinstance(node, Node) else str(node)
+
+
 def is_error_check(cond_text, results):
     """`if err then`, `if err or not res then`, `if not res then`, `if res == nil then`."""
     names = [n for n in results if n]
@@ -133,20 +137,28 @@ def analyse(chunk, global_tables, global_aliases=()):
 
     # `if` statements: error handling (dropped: the module answers errors itself),
     # claim checks (converted), anything else that answers the request (not converted).
-    handled_ifs = set()
+    errors = {k for k, s in enumerate(chunk.ifs)
+              if any(is_error_check(_text(s.cond), u.results) for u in acc.uses)}
+    handled_ifs = set(errors)   # their statements are not looked at again
+    dispatch = set()            # their statements are converted as if unconditional
+    fns = {u.fn for u in acc.uses}
+    mixed = "authenticate" in fns and fns & {"bearer_jwt_verify", "introspect"}
     for k, s in enumerate(chunk.ifs):
-        cond_text = s.cond.text if isinstance(s.cond, Node) else str(s.cond)
-        body = [st for st in chunk.stmts if k in st.ifs]
-        answers = any(_calls(st, RESPONSE) for st in body)
-        if any(is_error_check(cond_text, u.results) for u in acc.uses):
-            handled_ifs.add(k)
+        if k in errors:
+            continue
+        cond_text = _text(s.cond)
+        body = [st for st in chunk.stmts if k in st.ifs and not errors & set(st.ifs)]
+        if mixed and re.search(r"authorization", cond_text, re.I):
+            # `if <the request has a token> then bearer... else authenticate... end`: what
+            # auth_oidc_bearer on does.
+            dispatch.add(k)
             continue
         claim = _claim_check(s, body, res_of)
         if claim:
             acc.claims.append(claim)
             handled_ifs.add(k)
             continue
-        if answers:
+        if any(_calls(st, RESPONSE) for st in body):
             acc.problems.append((s.line, "if %s then ... end" % cond_text,
                                  "an access check in Lua that was not converted: the location "
                                  "denies everyone (`deny all;`) until it is rewritten "
@@ -158,7 +170,7 @@ def analyse(chunk, global_tables, global_aliases=()):
         if id(st) in call_stmts or any(k in handled_ifs for k in st.ifs):
             continue
         if st.kind == "call" and path_of(st.call.func) == ["ngx", "req", "set_header"]:
-            conds = [chunk.ifs[k].cond for k in st.ifs]
+            conds = [chunk.ifs[k].cond for k in st.ifs if k not in dispatch]
             if all(path_of(c) and len(path_of(c)) == 1 and path_of(c)[0] in res_of for c in conds):
                 _set_header(acc, st, res_of)  # `if res then ... end`: the header is empty without one
             else:
