@@ -228,6 +228,7 @@ sub reported {
         '["key"] = and name = fields, numbers, URL-encoded');
     unlike(active($out), qr/session_contents|pkce|ssl_verify/, 'false flags, ssl_verify "yes", id_token only: the defaults');
     reported($err, qr/use_pkce = false not copied/, 'use_pkce = false: PKCE stays on where the OP has it');
+    reported($err, qr/^Nothing to write \(the module does this anyway\): ssl_verify = "yes"$/m, 'ssl_verify = "yes": already so');
     reported($err, qr/some_future_option = \{\.\.\.\} -- unknown lua-resty-openidc option/, 'an unknown option, nested tables read');
     unlike($err, qr/unknown_option/, 'a commented-out option is not read');
     has($out, qr/^\s*listen 8086;\n\s*auth_oidc tricky;\n\s*auth_oidc_set_header X-Brace "\{\$oidc_claim_sub\}";/m,

@@ -137,6 +137,7 @@ def analyse(chunk, global_tables, global_aliases=()):
 
     # `if` statements: error handling (dropped: the module answers errors itself),
     # claim checks (converted), anything else that answers the request (not converted).
+    sessions = [[u.results[3]] for u in acc.uses if len(u.results) > 3 and u.results[3]]
     errors = {k for k, s in enumerate(chunk.ifs)
               if any(is_error_check(_text(s.cond), u.results) for u in acc.uses)}
     handled_ifs = set(errors)   # their statements are not looked at again
@@ -171,19 +172,43 @@ def analyse(chunk, global_tables, global_aliases=()):
             continue
         if st.kind == "call" and path_of(st.call.func) == ["ngx", "req", "set_header"]:
             conds = [chunk.ifs[k].cond for k in st.ifs if k not in dispatch]
-            if all(path_of(c) and len(path_of(c)) == 1 and path_of(c)[0] in res_of for c in conds):
-                _set_header(acc, st, res_of)  # `if res then ... end`: the header is empty without one
+            if all(_presence_check(c, res_of) for c in conds):
+                # `if res.id_token.email then ... end`: the module sends no header for an empty value.
+                _set_header(acc, st, res_of)
             else:
                 acc.problems.append((st.line, st.text, "a header set under a condition: write it with a map "
                                      "or an auth_oidc_set_header of a variable"))
             continue
         if st.kind == "call" and path_of(st.call.func) in HARMLESS:
             continue
+        if st.kind == "call" and st.call.method and path_of(st.call.func) in sessions:
+            continue  # session:close() on the session authenticate returned
         if st.kind == "assign" and _harmless_assign(st, local_tables):
             continue
-        acc.problems.append((st.line, st.text if len(st.text) < 70 else st.text[:67] + "...",
-                             "Lua code that was not converted"))
+        if st.funcs:
+            name, _, _, line = chunk.funcs[st.funcs[0]]
+            if (line, "function %s" % name) not in [(pl, pw) for pl, pw, _ in acc.problems]:
+                acc.problems.append((line, "function %s" % name, "Lua code that was not converted"))
+            continue
+        acc.problems.append((st.line, short(st.text), "Lua code that was not converted"))
+    for k, (line, what, why) in enumerate(acc.problems):
+        acc.problems[k] = (line, short(what), why)
     return acc
+
+
+def short(text):
+    text = " ".join(text.split())
+    return text if len(text) <= 70 else text[:67] + "..."
+
+
+def _presence_check(cond, res_of):
+    """`res`, `res.id_token.email`, `res.id_token and res.id_token.email`."""
+    parts = re.split(r"\s+and\s+", _text(cond).strip())
+    for part in parts:
+        m = re.fullmatch(r"([A-Za-z_]\w*)(\.[A-Za-z_]\w*|\[\s*(\"[^\"]*\"|'[^']*')\s*\])*", part)
+        if not m or m.group(1) not in res_of:
+            return False
+    return True
 
 
 def _calls(stmt, funcs):

@@ -361,6 +361,9 @@ class Migration:
         out.append("Not mapped:" if r.unmapped else "Not mapped: nothing")
         for where, opt, why in r.unmapped:
             out.append("  %s: %s -- %s" % (where, opt, why))
+        if r.same:
+            out.append("")
+            out.append("Nothing to write (the module does this anyway): " + ", ".join(sorted(set(r.same))))
         if r.notes:
             out.append("")
             out.append("Check:")

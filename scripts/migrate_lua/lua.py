@@ -269,7 +269,13 @@ class Parser:
                 parts.append(self.unary())
             elif (t.kind == "op" and t.value in BINARY) or (t.kind == "keyword" and t.value in BINARY):
                 self.next()
-                self.unary()
+                right = self.unary()
+                nxt = self.tok
+                if t.value == "or" and len(parts) == 1 and not (
+                        (nxt.kind in ("op", "keyword") and nxt.value in BINARY) or nxt.is_op("..")):
+                    # `os.getenv("X") or "default"`: the default is worth knowing.
+                    start = self.toks[first]
+                    return Node("or", start.line, self.text(start, self.i), left=left, right=right)
                 parts = None
                 while (self.tok.kind in ("op", "keyword") and self.tok.value in BINARY) or self.tok.is_op(".."):
                     self.next()

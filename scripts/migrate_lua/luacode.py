@@ -39,14 +39,15 @@ class Chunk:
         self.toks = tokenize(src, first_line)
         self.stmts = []
         self.ifs = []
+        self.funcs = []     # (name, first token, last token, line) of each function
         self._scan()
 
     def _text(self, a, b):
         return self.src[self.toks[a].start:self.toks[max(a, b - 1)].end]
 
     def _if_end(self, i):
-        """i is the index of an `if`; returns the index of its `end`, and whether it has
-        an `else`/`elseif`."""
+        """i is the index of an `if` (or another block opener); returns the index of its
+        `end`, and whether it has an `else`/`elseif`."""
         depth = 0
         has_else = False
         for j in range(i, len(self.toks)):
@@ -62,7 +63,7 @@ class Chunk:
                     return j, has_else
             elif t.value in ("else", "elseif") and depth == 1:
                 has_else = True
-        raise LuaError("`if` without `end`", self.toks[i].line)
+        raise LuaError("`%s` without `end`" % self.toks[i].value, self.toks[i].line)
 
     def _scan(self):
         toks = self.toks
@@ -84,9 +85,16 @@ class Chunk:
                 i = p.i + 1
             elif (t.kind == "name" or t.is_kw("local")) and not (prev and prev.is_op(".", ":")):
                 if t.is_kw("local") and toks[i + 1].is_kw("function"):
-                    i += 2
+                    i = self._function_header(i + 1)
                     continue
                 i = self._statement(i)
+            elif t.is_kw("function"):
+                i = self._function_header(i)
+            elif t.is_kw("for", "while"):
+                # Loop headers (`for _, g in ipairs(x) do`) are not statements.
+                while not toks[i].is_kw("do") and toks[i].kind != "eof":
+                    i += 1
+                i += 1
             elif t.is_kw("return") and not toks[i + 1].is_kw("end") and toks[i + 1].kind != "eof":
                 p = Parser(self.src, toks)
                 p.i = i + 1
@@ -101,6 +109,24 @@ class Chunk:
                 if t.kind not in ("keyword", "op"):
                     self._add(Stmt("other", t.line, self._text(i, i + 1)), i)
                 i += 1
+
+    def _function_header(self, i):
+        """Skips `function a.b:c(params)` at i and records the function's extent; the
+        body is scanned like any code (a lua-resty-openidc call may well be inside
+        `local function main()`)."""
+        start = i
+        end, _ = self._if_end(i)
+        i += 1
+        name = []
+        while self.toks[i].kind == "name" or self.toks[i].is_op(".", ":"):
+            name.append(str(self.toks[i].value))
+            i += 1
+        self.funcs.append(("".join(name) or "(anonymous)", start, end, self.toks[start].line))
+        if self.toks[i].is_op("("):
+            while not self.toks[i].is_op(")") and self.toks[i].kind != "eof":
+                i += 1
+            i += 1
+        return i
 
     def _statement(self, i):
         toks = self.toks
@@ -134,6 +160,7 @@ class Chunk:
 
     def _add(self, stmt, tok_index):
         stmt.ifs = [k for k, s in enumerate(self.ifs) if s.start < tok_index <= s.end]
+        stmt.funcs = [k for k, f in enumerate(self.funcs) if f[1] < tok_index <= f[2]]
         self.stmts.append(stmt)
 
     # Queries.

@@ -51,12 +51,23 @@ UNMAPPABLE = {
 }
 
 
+# Options whose value here asks for what the module does anyway: nothing to write.
+SAME = {
+    "accept_none_alg": False, "accept_unsupported_alg": False, "force_reauthorize": False,
+    "revoke_tokens_on_logout": False, "use_nonce": True, "keepalive": "yes",
+    "redirect_after_logout_with_id_token_hint": False, "introspection_cache_ignore": False,
+    "jwt_verification_cache_ignore": False, "ssl_verify": "yes", "auth_accept_token_as": "header",
+    "introspection_expiry_claim": "exp", "introspection_token_param_name": "token",
+}
+
+
 class Report:
     def __init__(self):
         self.unmapped = []   # (where, option, reason)
         self.removed = []    # (line, what)
         self.notes = []      # text
         self.kept = []       # (line, what, why)
+        self.same = []       # "option = value" already the module's behaviour
 
     def unmap(self, where, option, reason):
         if (where, option, reason) not in self.unmapped:
@@ -165,6 +176,17 @@ def map_provider(p, opts, where, report, roles):
             report.notes.append("provider %s: redirect_uri built from the request in Lua (%s) became the path "
                                 "%s, which the module joins to the request's scheme and Host" %
                                 (p.name, redirect.text, h["redirect_uri"]))
+    for key in sorted(h):
+        if key in SAME and h[key] is SAME[key] or (isinstance(h[key], str) and h[key] == SAME.get(key)):
+            report.same.append("%s = %s" % (key, lua_repr(h[key])))
+            del h[key]
+    for key in sorted(h):
+        v = h[key]
+        if isinstance(v, Node) and v.kind == "or" and isinstance(v.right, (str, int, float)) \
+                and not isinstance(v.right, bool):
+            report.notes.append("provider %s: %s = %s: its default %s written; set the value this "
+                                "environment gives it" % (p.name, key, lua_repr(v), lua_repr(v.right)))
+            h[key] = v.right
     for key in sorted(h):
         if isinstance(h[key], Node) and key not in UNMAPPABLE:
             report.unmap(where, "%s = %s" % (key, lua_repr(h[key])), "computed in Lua: write the value in "
