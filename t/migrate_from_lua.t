@@ -239,6 +239,39 @@ sub reported {
     like($out, qr/^\s*# lua_package_path '\/srv\/lua\/\?\.lua;;';\s+# trailing comment \{$/m, 'a comment after a removed directive stays with it');
 }
 
+# Lua that does not call lua-resty-openidc stays, and with it what it needs.
+{
+    $t->write_file('keep-lua.conf', <<'CONF');
+load_module modules/ngx_http_lua_module.so;
+events {}
+http {
+    resolver 8.8.8.8;
+    lua_shared_dict discovery 1m;
+    lua_shared_dict counters 1m;
+    init_by_lua_block { opts = { discovery = "https://op.example.org/.well-known/openid-configuration", client_id = "c" } }
+    server {
+        listen 8088;
+        location / {
+            access_by_lua_block { require("resty.openidc").authenticate(opts) }
+            proxy_pass http://127.0.0.1:5006;
+        }
+        location /count { content_by_lua_block { ngx.shared.counters:incr("n", 1, 0) } }
+    }
+}
+CONF
+    my ($status, $out, $err) = migrate("$dir/keep-lua.conf", '--no-original');
+    is($status, 0, 'keep-lua: converted');
+    my $a = active($out);
+    like($a, qr/^\s*auth_oidc opts;$/m, 'keep-lua: the openidc block is converted');
+    like($a, qr/content_by_lua_block \{ ngx\.shared/, '... content_by_lua_block stays');
+    like($a, qr/^load_module modules\/ngx_http_lua_module\.so;$/m, '... with the Lua module');
+    like($a, qr/lua_shared_dict counters 1m;/, '... and its shared dict');
+    unlike($a, qr/lua_shared_dict discovery/, '... lua-resty-openidc\'s dict goes');
+    like($a, qr/^\s*resolver 8\.8\.8\.8;$/m, '... the resolver stays for the Lua');
+    like($a, qr/^\s*init_by_lua_block/m, '... init_by_lua_block stays');
+    like($err, qr/content_by_lua_block -- keep lua-nginx-module loaded for it/, 'keep-lua: reported');
+}
+
 # Not a lua-resty-openidc configuration, a syntax error, usage.
 {
     $t->write_file('plain.conf', "events {}\nhttp { server { listen 80; } }\n");

@@ -16,6 +16,7 @@ from .options import Provider, Report, map_provider, map_session_opts, map_sessi
 
 MODULE_DEFAULT = "modules/ngx_http_auth_oidc_module.so"
 ACCESS = re.compile(r"^(access|rewrite)_by_lua(_block|_file)?$")
+LUA_PHASE = re.compile(r"_by_lua(_block|_file)?$")
 INIT = re.compile(r"^init(_worker)?_by_lua(_block|_file)?$")
 OPENIDC_DICTS = {"discovery", "jwks", "introspection", "jwt_verification"}
 PASSES = ("proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass")
@@ -74,6 +75,9 @@ class Migration:
 
         uses = []   # (directive, Access)
         for d in dirs:
+            if LUA_PHASE.search(d.name) and not ACCESS.match(d.name) and not INIT.match(d.name):
+                self.lua_needed.append(d)  # content_by_lua*, log_by_lua*, ...: Lua stays
+                continue
             if not ACCESS.match(d.name):
                 continue
             try:

@@ -74,9 +74,13 @@ class Report:
             self.unmapped.append((where, option, reason))
 
 
+SECRET_KEYS = {"client_secret", "secret", "symmetric_key", "client_rsa_private_key"}
+
+
 def lua_repr(v):
     if isinstance(v, str):
-        return '"%s"' % v.replace("\n", "\\n")
+        text = v.replace("\n", "\\n")
+        return '"%s"' % text if len(text) <= 60 else '"%s..."' % text[:57]
     if isinstance(v, bool):
         return "true" if v else "false"
     if v is None:
@@ -198,7 +202,9 @@ def map_provider(p, opts, where, report, roles):
         return h.get(key)
 
     def bad(key, reason):
-        report.unmap(where, "%s = %s" % (key, lua_repr(h.get(key))), reason)
+        v = h.get(key)
+        shown = "(%d characters)" % len(v) if key in SECRET_KEYS and isinstance(v, str) else lua_repr(v)
+        report.unmap(where, "%s = %s" % (key, shown), reason)
 
     # The OP.
     disc = take("discovery")
