@@ -181,6 +181,8 @@ sub reported {
     has($out, qr/^\s*response_mode\s+form_post;$/m, 'response_mode');
     has($out, qr/^\s*clock_skew\s+600s;$/m, 'iat_slack');
     has($out, qr/^\s*resolver 10\.0\.0\.2;$/m, 'the resolver stays: proxy_pass has a variable');
+    is(() = active($out) =~ /^\s*oidc_provider /mg, 1, 'the same options copied into two locations: one provider');
+    is(() = active($out) =~ /^\s*auth_oidc opts;$/mg, 2, '... used by both');
     reported($err, qr/resolver -- proxy_pass with variables on line \d+ needs it/, 'why the resolver stays');
     reported($err, qr/`openid` added to scope/, 'openid added');
     reported($err, qr/Not mapped: nothing/, 'every option mapped');

@@ -134,6 +134,23 @@ class Migration:
                 self.session_vars(d, p)
         for p in self.providers:
             self.finish_provider(p)
+        # The same options copied into several locations make one provider, not several
+        # with the same issuer and client.
+        seen = {}
+        for p in list(self.providers):
+            key = (p.key(), tuple((n, tuple(v)) for n, v in p.location))
+            if key in seen:
+                first = seen[key]
+                first.source += ", " + p.source
+                self.providers.remove(p)
+                # Its notes repeat the first one's.
+                self.report.notes = [n for n in self.report.notes if not n.startswith("provider %s:" % p.name)]
+                for _, acc in uses:
+                    for u in acc.uses:
+                        if getattr(u, "provider", None) is p:
+                            u.provider = first
+            else:
+                seen[key] = p
 
     def session_vars(self, d, p):
         """`set $session_*` in the blocks around the access directive d, the nearest first."""
@@ -146,11 +163,7 @@ class Migration:
                     if var in seen:
                         continue
                     seen.add(var)
-                    before = list(p.session_secrets)
                     map_session_var(p, var, c.values[1], "set $%s (line %d)" % (var, c.line), self.report)
-                    if var == "session_secret" and p.session_secrets != before and len(p.session_secrets) > 1 \
-                            and p.session_secrets[-1] in before:
-                        p.session_secrets.pop()
             block = block.parent
 
     def finish_provider(self, p):
