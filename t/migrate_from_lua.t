@@ -258,6 +258,7 @@ http {
             proxy_pass http://127.0.0.1:5006;
         }
         location /count { content_by_lua_block { ngx.shared.counters:incr("n", 1, 0) } }
+        location /api { access_by_lua_block { require("resty.openidc").bearer_jwt_verify(opts) } proxy_pass http://127.0.0.1:5007; }
     }
 }
 CONF
@@ -272,6 +273,8 @@ CONF
     like($a, qr/^\s*resolver 8\.8\.8\.8;$/m, '... the resolver stays for the Lua');
     like($a, qr/^\s*init_by_lua_block/m, '... init_by_lua_block stays');
     like($err, qr/content_by_lua_block -- keep lua-nginx-module loaded for it/, 'keep-lua: reported');
+    like($a, qr/^\s*location \/api \{ auth_oidc opts; auth_oidc_bearer only; auth_oidc_introspect off; auth_oidc_audience off; proxy_pass http:\/\/127\.0\.0\.1:5007; \}$/m,
+        'a block with other directives on its line is replaced in the line, without comments that would hide them');
 }
 
 # Not a lua-resty-openidc configuration, a syntax error, usage.

@@ -31,7 +31,7 @@ class Migration:
         self.keep_original = keep_original
         self.report = Report()
         self.top = nginxconf.parse(src)
-        self.edits = []         # (start, end, text, whole_lines)
+        self.edits = []         # (start, end, new text) in the original text
         self.providers = []     # [Provider], in order
         self.lua_needed = []    # directives that still need lua-nginx-module
         self.unauth_noted = False
@@ -229,7 +229,8 @@ class Migration:
                 end = d.end + (len(self.src[d.end:le]) - len(self.src[d.end:le].lstrip()))
             self.edits.append((ls, end, "\n".join(out)))
         else:
-            self.edits.append((d.start, d.end, " ".join(new_lines)))
+            # Other directives follow on the line: no comments, they would hide them.
+            self.edits.append((d.start, d.end, " ".join(x.split("  # ")[0] for x in new_lines)))
 
     def remove(self, d, why):
         args = " ".join(a.raw for a in d.args)
@@ -278,7 +279,10 @@ class Migration:
             for claim, value in acc.claims:
                 lines.append("auth_oidc_claim %s = %s;" % (claim, quote(value)))
         for line, what, why in acc.problems:
-            self.report.unmap("%s, line %d" % (d.name, line), what, why)
+            if d.name.endswith("_file"):  # the line is one of the Lua file's
+                self.report.unmap("%s %s, line %d" % (d.name, d.values[0], line), what, why)
+            else:
+                self.report.unmap("%s, line %d" % (d.name, line), what, why)
         self.replace(d, lines, "replaced by auth_oidc")
         main = [x for x in lines if x.startswith("auth_oidc ")]
         self.report.removed.append((d.line, d.name, "replaced by " + (main[0] if main else "deny all;")
