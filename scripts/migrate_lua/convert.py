@@ -234,7 +234,9 @@ class Migration:
 
     def remove(self, d, why):
         args = " ".join(a.raw for a in d.args)
-        if d.name == "set" and d.values[0] == "$session_secret":
+        if LUA_PHASE.search(d.name) and not d.name.endswith("_file"):
+            args = ""  # the code itself is in the output, as a comment
+        elif d.name == "set" and d.values[0] == "$session_secret":
             args = "$session_secret (%d bytes)" % len(d.values[-1].encode())  # a secret stays out of reports
         self.report.removed.append((d.line, ("%s %s" % (d.name, args)).strip(), why))
         self.replace(d, [], why)

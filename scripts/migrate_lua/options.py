@@ -238,7 +238,6 @@ def map_provider(p, opts, where, report, roles):
 
     intro = take("introspection_endpoint")
     if isinstance(intro, str):
-        p.set("introspection_endpoint", intro)
         urls.append(intro)
         if issuer is None:
             issuer = "%s://%s" % (urlsplit(intro).scheme, urlsplit(intro).netloc)
@@ -249,6 +248,8 @@ def map_provider(p, opts, where, report, roles):
     elif intro is not None:
         bad("introspection_endpoint", "not a literal string")
 
+    if isinstance(intro, str):
+        p.set("introspection_endpoint", intro)
     if issuer is None:
         p.set("issuer", "https://CHANGE-ME.example.org")
         report.unmap(where, "(no discovery)", "oidc_provider needs an issuer: set it (written as "
