@@ -158,6 +158,7 @@ sub reported {
     has($out, qr/^\s*cookie_name\s+portal_session;$/m, 'set $session_name -> cookie_name');
     has($out, qr/^\s*cookie_samesite\s+Strict;$/m, 'set $session_cookie_samesite');
     has($out, qr/^\s*session_timeout\s+28800s;$/m, 'set $session_cookie_lifetime');
+    has($out, qr/^\s*session_store\s+redis:\/\/:redis-password\@10\.0\.0\.7:6379;$/m, 'set $session_storage redis and $session_redis_* -> session_store');
     has($out, qr/^\s*ssl_trusted_certificate\s+\S+;$/m, 'lua_ssl_trusted_certificate -> ssl_trusted_certificate');
     has($out, qr/^\s*userinfo\s+on;$/m, 'res.user used -> userinfo on');
     has($out, qr/^\s*auth_oidc_set_header X-User \$oidc_claim_sub;$/m, 'res.id_token.sub');
@@ -170,6 +171,7 @@ sub reported {
     reported($err, qr/revoke_tokens_on_logout = true -- not offered/, 'revoke_tokens_on_logout');
     reported($err, qr/refresh_session_interval = 900 -- no silent re-authentication/, 'refresh_session_interval');
     reported($err, qr/set \$session_check_ssi off -- no equivalent/, 'a lua-resty-session variable without equivalent');
+    unlike($err, qr/redis-password/, 'the Redis password stays out of the report');
     reported($err, qr/lua_ssl_verify_depth 3 -- no Lua left/, 'lua_ssl_verify_depth');
 }
 
@@ -202,6 +204,7 @@ sub reported {
     has($out, qr/^\s*session_secret\s+another-secret-that-is-long-enough-0123;$/m, 'the session options secret');
     has($out, qr/^\s*cookie_samesite\s+Lax;\n\s*cookie_secure\s+on;$/m, 'the session options cookie settings');
     has($out, qr/^\s*auth_oidc_unauth_action pass;$/m, 'unauth_action "pass"');
+    has($out, qr/^\s*session_store\s+zone=oidc_sessions:10m;$/m, 'set $session_storage shm -> a zone the size of lua_shared_dict sessions');
     has($out, qr/^\s*auth_oidc_set_header X-Access-Token \$oidc_access_token;$/m, 'a header set under `if res then`');
     reported($err, qr/access_token_expires_leeway = 60 -- fixed here: a kept access token is renewed 30 s before/,
         'access_token_expires_leeway');

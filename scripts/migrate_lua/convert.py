@@ -12,7 +12,7 @@ from .access import analyse
 from .lua import LuaError
 from .luacode import Chunk
 from .nginxconf import quote
-from .options import Provider, Report, map_provider, map_session_opts, map_session_var
+from .options import Provider, Report, map_provider, map_session_opts, map_session_vars
 
 MODULE_DEFAULT = "modules/ngx_http_auth_oidc_module.so"
 ACCESS = re.compile(r"^(access|rewrite)_by_lua(_block|_file)?$")
@@ -110,7 +110,8 @@ class Migration:
         for _, acc in uses:
             for u in acc.uses:
                 roles.setdefault(id(u.table), set()).add(u.fn)
-        names = set()
+        # Names of providers the file already has (a half-done migration) are taken.
+        names = {x.values[0] for x in nginxconf.walk(self.top) if x.name == "oidc_provider" and x.args}
         for d, acc in uses:
             for u in acc.uses:
                 if u.table is None:
@@ -154,17 +155,16 @@ class Migration:
 
     def session_vars(self, d, p):
         """`set $session_*` in the blocks around the access directive d, the nearest first."""
-        seen = set()
+        found = {}
         block = d.parent
         while block is not None:
             for c in block.children or []:
                 if c.name == "set" and len(c.args) == 2 and c.values[0].startswith("$session_"):
-                    var = c.values[0][1:]
-                    if var in seen:
-                        continue
-                    seen.add(var)
-                    map_session_var(p, var, c.values[1], "set $%s (line %d)" % (var, c.line), self.report)
+                    found.setdefault(c.values[0][1:], (c.values[1], c.line))
             block = block.parent
+        dicts = {x.values[0]: x.values[1] for x in nginxconf.walk(self.top)
+                 if x.name == "lua_shared_dict" and len(x.args) == 2}
+        map_session_vars(p, found, self.report, dicts)
 
     def finish_provider(self, p):
         secrets = []
@@ -236,8 +236,9 @@ class Migration:
         args = " ".join(a.raw for a in d.args)
         if LUA_PHASE.search(d.name) and not d.name.endswith("_file"):
             args = ""  # the code itself is in the output, as a comment
-        elif d.name == "set" and d.values[0] == "$session_secret":
-            args = "$session_secret (%d bytes)" % len(d.values[-1].encode())  # a secret stays out of reports
+        elif d.name == "set" and d.values[0] in ("$session_secret", "$session_redis_auth"):
+            # A secret stays out of reports.
+            args = "%s (%d bytes)" % (d.values[0], len(d.values[-1].encode()))
         self.report.removed.append((d.line, ("%s %s" % (d.name, args)).strip(), why))
         self.replace(d, [], why)
 
@@ -390,7 +391,7 @@ class Migration:
         if r.notes:
             out.append("")
             out.append("Check:")
-            for n in r.notes:
+            for n in dict.fromkeys(r.notes):  # in order, once
                 out.append("  " + n)
         return out
 

@@ -507,6 +507,34 @@ SESSION_VARS = {
 }
 
 
+REDIS_VARS = ("session_redis_host", "session_redis_port", "session_redis_auth", "session_redis_database")
+
+
+def map_session_vars(p, found, report, dicts):
+    """lua-resty-session's `set $session_*` around a location, {var: (value, line)}, for
+    provider p; dicts: the lua_shared_dict sizes by name (for shm storage)."""
+    storage = found.get("session_storage", (None, 0))[0]
+    if storage == "shm":
+        name = found.get("session_shm_store", ("sessions", 0))[0]
+        size = dicts.get(name)
+        p.set("session_store", "zone=oidc_%s:%s" % (re.sub(r"[^A-Za-z0-9_]", "_", name), size) if size else "zone")
+        found.pop("session_shm_store", None)
+    elif storage == "redis":
+        value = lambda k, d: found.pop(k, (d, 0))[0]  # noqa: E731
+        host, port = value("session_redis_host", "127.0.0.1"), value("session_redis_port", "6379")
+        auth, db = value("session_redis_auth", ""), value("session_redis_database", "")
+        p.set("session_store", "redis://%s%s:%s%s" % (":%s@" % auth if auth else "", host, port,
+                                                      "/" + db if db else ""))
+        report.notes.append("provider %s: lua-resty-session's Redis storage became `session_store redis://...`: "
+                            "sessions start empty (the module's format is its own)" % p.name)
+    elif storage not in (None, "cookie"):
+        report.unmap("set $session_storage (line %d)" % found["session_storage"][1], "set $session_storage %s"
+                     % storage, "the module keeps sessions in cookies, a shared zone or Redis")
+    found.pop("session_storage", None)
+    for var, (value, line) in found.items():
+        map_session_var(p, var, value, "set $%s (line %d)" % (var, line), report)
+
+
 def map_session_var(p, var, value, where, report):
     """`set $session_*` (lua-resty-session) for provider p."""
     if var == "session_secret":
