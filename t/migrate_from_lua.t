@@ -4,7 +4,8 @@
 # logout options, redirect_uri_path, session_contents). Each output must pass `nginx -t`
 # with the module, hold the directives the options map to, and list in its report the
 # options that could not be mapped. One converted configuration is then run against the
-# real test OP: a whole login, the headers the Lua set, the claim check it made.
+# real test OP: a whole login, the headers the Lua set, the claim check it made, and a
+# bearer API with tokens signed by the OP (right and wrong audience, client, signature).
 
 use strict;
 use warnings;
@@ -13,6 +14,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Test::OIDC;
 use Test::OIDC::Browser;
+use Test::OIDC::Tokens;
 
 my $root = $Test::OIDC::ROOT;
 my $script = "$root/scripts/migrate-from-lua";
@@ -314,6 +316,18 @@ CONF
     is($bob->get('/app/x')->{status}, 403, 'live: bob fails the converted claim check');
     $r = $b->get('/logout');
     isnt($b->get('/app/x', max_hops => 0)->{status}, 200, 'live: logout_path ends the session');
+
+    # The bearer API: bearer_jwt_verify with an aud claim spec and a client_id check.
+    has($out, qr/^\s*auth_oidc_audience https:\/\/api\.example\.org;$/m, 'live: aud from the claim spec');
+    my $ok = $t->get('/api/movies', bearer(mint($t)));
+    is($ok->{status}, 200, 'live: a token the OP signed for this API passes');
+    is((echo_json($ok) // {})->{headers}{'x-client'}, 'api-client', 'live: X-Client from res.client_id');
+    is($t->get('/api/movies', bearer(mint($t, claims => { aud => 'https://other.example.org' })))->{status}, 401,
+        'live: a token for another audience is refused');
+    is($t->get('/api/movies', bearer(mint($t, claims => { client_id => 'someone-else' })))->{status}, 403,
+        'live: the converted client_id check refuses another client');
+    is($t->get('/api/movies', bearer(tamper_signature(mint($t))))->{status}, 401, 'live: a tampered token is refused');
+    is($t->get('/api/movies')->{status}, 401, 'live: no token, 401');
 }
 
 $t->finish;

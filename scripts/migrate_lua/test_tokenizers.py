@@ -4,7 +4,7 @@
 import unittest
 
 from migrate_lua import lua, nginxconf
-from migrate_lua.lua import LuaError, Node, Table, parse_expression, tokenize
+from migrate_lua.lua import LuaError, Table, parse_expression, tokenize
 
 
 class LuaLexer(unittest.TestCase):
