@@ -122,7 +122,7 @@ class Migration:
                     name, k = base, 2
                     while name in names:
                         name, k = "%s_%d" % (base, k), k + 1
-                    where = "%s (line %d)" % (u.table_name or "opts", u.table.line)
+                    where = "%s (line %d)" % (u.table_name or "inline options table", u.table.line)
                     p = Provider(name, where)
                     p.location = map_provider(p, u.table, where, self.report, roles[id(u.table)])
                     by_table[id(u.table)] = p
