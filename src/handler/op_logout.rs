@@ -110,14 +110,9 @@ unsafe fn refuse(r: *mut ngx_http_request_t, p: &Provider, check: &str, detail: 
 pub unsafe fn backchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
     let Some(ctx) = request_ctx(r) else { return super::INTERNAL_ERROR };
     if ctx.op_logout.is_none() {
-        // A GET (a link, an image, a crawler) never ends a session.
+        // A GET (a link, an image, a crawler) never ends a session. Not logged: the
+        // request line, which nginx adds to every line, could carry a token.
         if ngx_util::method(r) != b"POST" {
-            ngx_log!(
-                info,
-                (*(*r).connection).log,
-                "auth_oidc: provider \"{}\": backchannel_logout_invalid: method: the back-channel logout URI takes POST only",
-                p.name
-            );
             return nginx_sys::NGX_HTTP_NOT_ALLOWED as ngx_int_t;
         }
         if !ctx.body_read {
@@ -251,6 +246,22 @@ unsafe fn first_sight(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, req
     }
 }
 
+/// Cookie sessions created before this time are ended. A `sid` names one OP session,
+/// over for good: every session with it. A `sub` names a person, who may log in again
+/// at once: the sessions created up to now (this second included, the resolution of a
+/// session's creation time).
+fn revoked_before(kind: TagKind, now: i64) -> i64 {
+    match kind {
+        TagKind::Sid => i64::MAX,
+        TagKind::Sub => now + 1,
+    }
+}
+
+/// A revocation is kept as long as a session it ends could live.
+fn revocation_until(p: &Provider, now: i64) -> i64 {
+    now + p.session_timeout as i64 + p.clock_skew as i64
+}
+
 enum Ended {
     Done,
     Wait(ngx_int_t),
@@ -283,10 +294,7 @@ unsafe fn end_tagged(
     match &p.session_store {
         SessionStore::Cookie => {
             let Some(zone) = documents::zone() else { return Ended::Failed("no shared zone".into()) };
-            // Sessions created up to now (this second included) are ended; the entry is
-            // kept as long as any of them could live.
-            let until = now + p.session_timeout as i64 + p.clock_skew as i64;
-            match zone.revoke(target.kind, target.tag, now + 1, until, now) {
+            match zone.revoke(target.kind, target.tag, revoked_before(target.kind, now), revocation_until(p, now), now) {
                 crate::cache::revocations::Revocation::NoRoom => return Ended::Failed("the zone has no revocation list".into()),
                 crate::cache::revocations::Revocation::Replaced => {
                     ngx_log!(
@@ -302,7 +310,7 @@ unsafe fn end_tagged(
             ngx_log!(
                 info,
                 log,
-                "auth_oidc: provider \"{}\": {why}: cookie sessions with this {} created until now are refused from now on",
+                "auth_oidc: provider \"{}\": {why}: cookie sessions with this {} are refused from now on",
                 p.name,
                 target.kind.word()
             );
@@ -423,8 +431,7 @@ pub unsafe fn frontchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider
                         if let (Some(sid), Some(zone)) = (session.sid.as_deref(), documents::zone()) {
                             let iss = session.iss.as_deref().unwrap_or(&p.issuer);
                             let tag = session_tags::tag(&p.session_purpose, iss, TagKind::Sid, sid);
-                            let until = now + p.session_timeout as i64 + p.clock_skew as i64;
-                            zone.revoke(TagKind::Sid, tag, now + 1, until, now);
+                            zone.revoke(TagKind::Sid, tag, revoked_before(TagKind::Sid, now), revocation_until(p, now), now);
                         }
                         Some(session)
                     }

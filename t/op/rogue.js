@@ -25,6 +25,8 @@
 //   /userinfo   the scenario's userinfo (default: the ID token's sub and email)
 //   /logout     end_session_endpoint: records the request, redirects to
 //               post_logout_redirect_uri (with state) or shows a page
+//   /revoke     revocation_endpoint (RFC 7009; left out with revocation=0): records the
+//               request, answers the scenario's revoke_status (default 200)
 //   /moved/...  the endpoint named by the rest of the path (/moved/jwks is /jwks), so a
 //               redirect can point to a URL whose requests are counted apart
 //
@@ -34,6 +36,8 @@
 //   GET  /__control/reset      clears counters and recorded requests (not the scenario)
 //   GET  /__control/last?path=/token   the last request to a path: method, url, headers, body
 //   GET  /__control/keys       the public keys and the RSA public key PEM
+//   POST /__control/mint       {"claims": {...}, "key": "rsa", "header": {...}}: a JWT signed
+//                              as the scenario would sign it (logout tokens for each rule)
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -93,6 +97,7 @@ const DEFAULTS = {
   userinfo: null,        // the userinfo response (default {sub, email})
   sub: 'rogue-user',
   redirect: {},          // {"/jwks": {"status": 301, "location": "http://..."}}: answer a path with a redirect
+  revoke_status: 200,    // the revocation endpoint's answer
 };
 let scenario = { ...DEFAULTS };
 
@@ -203,6 +208,7 @@ function discovery(url) {
     authorization_response_iss_parameter_supported: q.get('iss_supported') !== '0',
   };
   if (!args['no-end-session'] && q.get('end_session') !== '0') doc.end_session_endpoint = `${issuer}/logout`;
+  if (q.get('revocation') !== '0') doc.revocation_endpoint = `${issuer}/revoke`;
   if (q.get('issuer')) doc.issuer = q.get('issuer');
   // A multi-tenant document, as Microsoft Entra's /common and /organizations publish:
   // the issuer is a template; tokens name their tenant (scenario claims iss and tid).
@@ -342,6 +348,21 @@ function control(req, res, url, body) {
       return send(res, 200, state.last[url.searchParams.get('path') || '/token'] || {});
     case 'keys':
       return send(res, 200, { keys: Object.keys(KEYS).map(publicJwk), rsa_public_pem: RSA_PUBLIC_PEM });
+    case 'mint': {
+      let m;
+      try {
+        m = JSON.parse(body || '{}');
+      } catch (e) {
+        return send(res, 400, { error: `bad mint JSON: ${e.message}` });
+      }
+      const saved = scenario;
+      scenario = { ...scenario, key: m.key || 'rsa', header: m.header || {}, tamper: m.tamper || null };
+      try {
+        return send(res, 200, { token: jwt(m.claims || {}, m.client_secret) });
+      } finally {
+        scenario = saved;
+      }
+    }
     default:
       return send(res, 404, { error: `unknown control ${what}` });
   }
@@ -381,6 +402,9 @@ const server = http.createServer(async (req, res) => {
         return userinfo(req, res);
       case '/logout':
         return logout(res, url);
+      case '/revoke':
+        if (req.method !== 'POST') return send(res, 405, { error: 'invalid_request' });
+        return send(res, scenario.revoke_status, scenario.revoke_status === 200 ? '' : { error: 'server_error' });
       default:
         return send(res, 404, { error: 'not_found' });
     }

@@ -3,7 +3,11 @@
 // control API that lets a test count requests and inject faults.
 //
 //   node t/op/server.js --port PORT [--redirect-uri URI]... [--post-logout-uri URI]...
-//                       [--client-key PEM]
+//                       [--client-key PEM] [--backchannel-uri URI]
+//
+// --backchannel-uri: test-client's backchannel_logout_uri (OpenID Connect Back-Channel
+// Logout 1.0, session required: the logout tokens carry sid). oidc-provider 9 has no
+// Front-Channel Logout any more: the front-channel suites frame the URI themselves.
 //
 // --client-key: a private key file; its public half is registered as the key of the
 // client pkjwt-client (token_endpoint_auth_method private_key_jwt).
@@ -30,6 +34,7 @@ const { values: args } = parseArgs({
     'client-key': { type: 'string' },
     // Lifetime of access tokens in seconds (refresh tests use a short one).
     'access-token-ttl': { type: 'string', default: '3600' },
+    'backchannel-uri': { type: 'string' },
   },
 });
 const port = Number(args.port);
@@ -95,6 +100,9 @@ const configuration = {
       client_id: 'test-client',
       client_secret: 'test-secret-0123456789abcdef0123456789',
       token_endpoint_auth_method: 'client_secret_basic',
+      ...(args['backchannel-uri'] ? {
+        backchannel_logout_uri: args['backchannel-uri'], backchannel_logout_session_required: true,
+      } : {}),
     },
     {
       ...clientBase,
@@ -137,6 +145,7 @@ const configuration = {
     introspection: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
     clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -285,7 +294,7 @@ async function interaction(req, res, path) {
 
 // ---- The control API: counters and faults, per URL path (without query). ----
 
-const state = { requests: {}, total: 0, delays: {}, fails: {}, headers: {}, issuer: null };
+const state = { requests: {}, total: 0, delays: {}, fails: {}, headers: {}, issuer: null, last: {} };
 
 function reset() {
   state.requests = {};
@@ -294,6 +303,7 @@ function reset() {
   state.fails = {};
   state.headers = {};
   state.issuer = null;
+  state.last = {};
 }
 
 function ruleFor(map, path) {
@@ -322,6 +332,12 @@ function control(req, res, url) {
     case 'issuer':
       state.issuer = q.get('value');
       break;
+    case 'last':
+      // The method and headers of the last request to a path (its body goes to
+      // oidc-provider unread).
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(state.last[path] || {}));
+      return;
     case 'keys':
       // The public signing keys, for tests that need to know them.
       res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -376,6 +392,7 @@ const server = http.createServer(async (req, res) => {
   const path = url.pathname;
   state.requests[path] = (state.requests[path] || 0) + 1;
   state.total += 1;
+  state.last[path] = { method: req.method, headers: req.headers };
 
   const delay = ruleFor(state.delays, path);
   if (delay) await new Promise((r) => setTimeout(r, delay));
