@@ -25,6 +25,7 @@
 //   /userinfo   the scenario's userinfo (default: the ID token's sub and email)
 //   /logout     end_session_endpoint: records the request, redirects to
 //               post_logout_redirect_uri (with state) or shows a page
+//   /frame?src=URL   a page of the OP that frames URL (front-channel logout)
 //   /revoke     revocation_endpoint (RFC 7009; left out with revocation=0): records the
 //               request, answers the scenario's revoke_status (default 200)
 //   /moved/...  the endpoint named by the rest of the path (/moved/jwks is /jwks), so a
@@ -402,6 +403,11 @@ const server = http.createServer(async (req, res) => {
         return userinfo(req, res);
       case '/logout':
         return logout(res, url);
+      case '/frame': {
+        const src = url.searchParams.get('src') || '';
+        const esc = src.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+        return send(res, 200, `<!DOCTYPE html><title>Signing out</title><iframe src="${esc}"></iframe>`);
+      }
       case '/revoke':
         if (req.method !== 'POST') return send(res, 405, { error: 'invalid_request' });
         return send(res, scenario.revoke_status, scenario.revoke_status === 200 ? '' : { error: 'server_error' });
