@@ -188,6 +188,12 @@ const configuration = {
     AccessToken: Number(args['access-token-ttl']), AuthorizationCode: 120, IdToken: 3600, RefreshToken: 86400, Interaction: 600,
     Session: 86400, Grant: 86400, ClientCredentials: 600,
   },
+  // oidc-provider refuses outgoing calls to special-use addresses (SSRF protection); the
+  // test RPs listen on 127.0.0.1, so the back-channel logout calls go out without it.
+  fetch(url, options) {
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   renderError(ctx, out) {
     ctx.type = 'html';
     ctx.body = `<!DOCTYPE html><title>OP error</title><h1>${escape(out.error)}</h1><p>${escape(out.error_description || '')}</p>`;
@@ -196,6 +202,9 @@ const configuration = {
 
 const provider = new Provider(issuer, configuration);
 provider.proxy = false;
+// Back-channel logout calls, for whoever reads op.out when a test fails.
+provider.on('backchannel.success', (ctx, client, accountId, sid) => console.log(`backchannel logout of ${accountId} (sid ${sid}) to ${client.clientId}: ok`));
+provider.on('backchannel.error', (ctx, err, client) => console.log(`backchannel logout to ${client.clientId} failed: ${err.message} ${err.cause?.code ?? ""} ${err.cause?.message ?? ""}`));
 
 function escape(s) {
   return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
