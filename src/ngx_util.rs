@@ -238,6 +238,7 @@ pub unsafe fn remove_headers_in(r: *mut ngx_http_request_t, mut doomed: impl FnM
                 let h = elts.add(i);
                 if doomed(h) {
                     unlink_cookie(r, h);
+                    unlink_known(r, h);
                     remove_at(r, list, prev, part, i)?;
                     continue 'again;
                 }
@@ -338,6 +339,68 @@ unsafe fn unlink_cookie(r: *mut ngx_http_request_t, h: *mut ngx_table_elt_t) {
     }
 }
 
+/// nginx's shortcuts to request headers it knows (`headers_in.authorization`, ...), which
+/// `$http_*` variables, `$proxy_add_x_forwarded_for`, `auth_basic` and the upstream
+/// modules read instead of the list. Those nginx has in every build, and the two that
+/// depend on its configuration (spoofable identity headers), by lowercase name.
+unsafe fn known_headers(r: *mut ngx_http_request_t) -> Vec<(&'static [u8], *mut *mut ngx_table_elt_t)> {
+    let hi = &mut (*r).headers_in;
+    #[allow(unused_mut)]
+    let mut v: Vec<(&'static [u8], *mut *mut ngx_table_elt_t)> = vec![
+        (b"host", &mut hi.host),
+        (b"connection", &mut hi.connection),
+        (b"if-modified-since", &mut hi.if_modified_since),
+        (b"if-unmodified-since", &mut hi.if_unmodified_since),
+        (b"if-match", &mut hi.if_match),
+        (b"if-none-match", &mut hi.if_none_match),
+        (b"user-agent", &mut hi.user_agent),
+        (b"referer", &mut hi.referer),
+        (b"content-length", &mut hi.content_length),
+        (b"content-range", &mut hi.content_range),
+        (b"content-type", &mut hi.content_type),
+        (b"range", &mut hi.range),
+        (b"if-range", &mut hi.if_range),
+        (b"transfer-encoding", &mut hi.transfer_encoding),
+        (b"te", &mut hi.te),
+        (b"expect", &mut hi.expect),
+        (b"upgrade", &mut hi.upgrade),
+        (b"authorization", &mut hi.authorization),
+        (b"keep-alive", &mut hi.keep_alive),
+    ];
+    #[cfg(ngx_feature = "http_x_forwarded_for")]
+    v.push((b"x-forwarded-for", &mut hi.x_forwarded_for));
+    #[cfg(ngx_feature = "http_realip")]
+    v.push((b"x-real-ip", &mut hi.x_real_ip));
+    v
+}
+
+/// A removed header element must not stay reachable through nginx's shortcuts (or, for
+/// repeated headers, through the chain of the others): `$http_authorization` would
+/// still show the client's value the module removed.
+unsafe fn unlink_known(r: *mut ngx_http_request_t, h: *mut ngx_table_elt_t) {
+    for (_, slot) in known_headers(r) {
+        #[cfg(ngx_header_lists)]
+        {
+            if *slot == h {
+                *slot = (*h).next;
+            }
+            let mut p = *slot;
+            while !p.is_null() {
+                if (*p).next == h {
+                    (*p).next = (*h).next;
+                }
+                p = (*p).next;
+            }
+        }
+        #[cfg(not(ngx_header_lists))]
+        {
+            if *slot == h {
+                *slot = ptr::null_mut();
+            }
+        }
+    }
+}
+
 /// Adds a request header (seen by proxy_pass, fastcgi_pass, uwsgi_pass, grpc_pass).
 ///
 /// # Safety
@@ -363,6 +426,13 @@ pub unsafe fn push_header_in(r: *mut ngx_http_request_t, key: &[u8], value: &[u8
     #[cfg(ngx_header_lists)]
     {
         (*h).next = ptr::null_mut();
+    }
+    // A header nginx keeps a shortcut to, left empty by the removal of the client's copy:
+    // the shortcut now names the module's value ($http_authorization, auth_basic, ...).
+    if let Some((_, slot)) = known_headers(r).into_iter().find(|(n, _)| n.eq_ignore_ascii_case(key)) {
+        if (*slot).is_null() {
+            *slot = h;
+        }
     }
     Some(())
 }

@@ -83,13 +83,21 @@ pub fn is_module_cookie(p: &Provider, name: &str) -> bool {
         || rest.starts_with("_state_")
 }
 
+/// Header names as CGI, FastCGI, uWSGI and SCGI upstreams see them (`HTTP_X_USER`):
+/// case and `-` versus `_` do not count, so with `underscores_in_headers on` a client's
+/// `X_User` is the configured `X-User` too.
+fn same_header(a: &[u8], b: &[u8]) -> bool {
+    let norm = |c: u8| if c == b'_' { b'-' } else { c.to_ascii_lowercase() };
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| norm(*x) == norm(*y))
+}
+
 /// # Safety
 /// `r` must be a live main request.
 unsafe fn strip(r: *mut ngx_http_request_t, lcf: &LocConf, p: Option<&Provider>) -> Option<()> {
     // SAFETY: `r` is live; header elements are only read here.
     let named = |h: *mut ngx_table_elt_t| unsafe {
         let key = ngx_util::bytes(&(*h).key);
-        lcf.set_headers.iter().any(|s| key.eq_ignore_ascii_case(s.name.as_bytes()))
+        lcf.set_headers.iter().any(|s| same_header(key, s.name.as_bytes()))
     };
     let mut found = false;
     // SAFETY: as above.

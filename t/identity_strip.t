@@ -37,6 +37,7 @@ http {
     }
     server {
         listen 127.0.0.1:%%PORT%%;
+        underscores_in_headers on;
         auth_oidc test;
         auth_oidc_set_header X-User $oidc_claim_sub;
         auth_oidc_set_header X-Groups $oidc_claim_groups;
@@ -56,6 +57,28 @@ http {
         location /any-request/ {
             satisfy any;
             %%AUTH_REQUEST%%
+            proxy_pass http://%%UPSTREAM%%;
+        }
+        location /wsgi/ {
+            satisfy any;
+            allow 127.0.0.1;
+            deny all;
+            proxy_pass http://%%UPSTREAM%%;
+        }
+        # Headers nginx keeps a shortcut to ($http_authorization, $proxy_add_x_forwarded_for).
+        location /shortcuts/ {
+            satisfy any;
+            allow 127.0.0.1;
+            deny all;
+            auth_oidc_set_header Authorization $oidc_claim_sub;
+            auth_oidc_set_header X-Forwarded-For $oidc_claim_sub;
+            proxy_set_header X-Seen-Auth $http_authorization;
+            proxy_set_header X-Seen-XFF $proxy_add_x_forwarded_for;
+            proxy_pass http://%%UPSTREAM%%;
+        }
+        location /shortcuts-session/ {
+            auth_oidc_set_header Authorization $oidc_claim_sub;
+            proxy_set_header X-Seen-Auth $http_authorization;
             proxy_pass http://%%UPSTREAM%%;
         }
         location = /authz {
@@ -112,6 +135,26 @@ SKIP: {
 }
 upstream_saw($t->get('/app/public/x', { %forged }), 'nested auth_oidc off inheriting auth_oidc_set_header');
 
+# underscores_in_headers on: X_User is X-User to a CGI, FastCGI or WSGI upstream
+# (HTTP_X_USER), so it is removed too.
+{
+    my $r = $t->get('/wsgi/x', { Accept => 'application/json', 'X_User' => 'admin', 'x_groups' => 'admin' });
+    is($r->{status}, 200, 'underscores: let through by allow') or diag(describe($r));
+    my $h = json($r)->{headers} // {};
+    ok(!(grep { /^x[-_]user$/i } keys %$h), "a client's X_User does not reach the upstream") or diag(join ' ', keys %$h);
+    ok(!(grep { /^x[-_]groups$/i } keys %$h), "... nor x_groups");
+}
+
+# nginx's own shortcuts to a removed header must not keep the client's value.
+{
+    my $r = $t->get('/shortcuts/x', { Accept => 'application/json', Authorization => 'Basic ZXZpbDpldmls', 'X-Forwarded-For' => '6.6.6.6' });
+    is($r->{status}, 200, 'shortcuts: let through by allow') or diag(describe($r));
+    my $h = json($r)->{headers} // {};
+    ok(!exists $h->{authorization}, 'the client\'s Authorization does not reach the upstream');
+    is($h->{'x-seen-auth'} // '', '', '$http_authorization does not show it either');
+    is($h->{'x-seen-xff'}, '127.0.0.1', '$proxy_add_x_forwarded_for leaves out the client\'s X-Forwarded-For');
+}
+
 # A logged-in user: the identity comes from the session, also in locations entered by an
 # internal redirect after the module looked at the request.
 my $b = $t->browser;
@@ -125,6 +168,9 @@ for my $path ('/app/x', '/any-allow/x', '/spa/page', '/err/page') {
     unlike($e->{headers}{cookie} // '', qr/NGX_OIDC/, "$path: the session cookie is not forwarded");
 }
 is(json($b->get('/spa/page'))->{url}, '/app/spa-index', 'try_files reached the other location');
+my $sc = json($b->get('/shortcuts-session/x', headers => { Authorization => 'Basic ZXZpbDpldmls' }));
+is($sc->{headers}{authorization}, 'alice', 'a set Authorization reaches the upstream');
+is($sc->{headers}{'x-seen-auth'}, 'alice', '... and $http_authorization is the module\'s value');
 my $pub = json($b->get('/app/public/x', headers => { 'X-User' => 'admin' }));
 ok(!exists $pub->{headers}{'x-user'}, 'auth_oidc off: no X-User even with a session');
 unlike($pub->{headers}{cookie} // '', qr/NGX_OIDC/, "auth_oidc off: the inherited provider's cookies are not forwarded");
