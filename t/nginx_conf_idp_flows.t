@@ -5,8 +5,12 @@
 # cern_roles, Keycloak's realm_access.roles, Entra's tid/oid/roles, ...), logs a user in
 # over https, passes the claims the comment lists to the application, lets in the user
 # its claim rule admits and refuses (403) the one it does not, and sends the OP the
-# redirect and post-logout URIs the comment says to register. nginx_conf_files.t checks
-# that every file passes nginx -t; this checks that the rules in them match the tokens.
+# redirect and post-logout URIs the comment says to register. Where a file sets
+# backchannel_logout_uri or frontchannel_logout_uri, the comment registers that path, and
+# the OP's call there (a logout token POSTed by the rogue OP's server; the rogue OP's
+# page framing the URI with iss and sid) ends the session of that OP session, and only
+# that one. nginx_conf_files.t checks that every file passes nginx -t; this checks that
+# the rules in them match the tokens.
 #
 # The browser is curl (https with the test's self-signed certificate, the IdP file's
 # host name resolved to 127.0.0.1 with --resolve), since the harness's HTTP::Tiny has no
@@ -19,6 +23,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Test::OIDC;
 use JSON::PP qw(decode_json);
+use Test::OIDC::Browser;
 
 my $t = Test::OIDC->new;
 $t->start_rogue_op->start_upstream;
@@ -88,6 +93,15 @@ my @cases = (
         http_redirect => 1, cookie => '__Host-instruments'],
 );
 
+# The logout URI each file sets for the OP's calls: back-channel where the IdP sends
+# logout tokens, front-channel for Entra ID (which sends none), none for Google.
+my %channel = (
+    'cern-sso.conf' => 'backchannel', 'keycloak.conf' => 'backchannel', 'wso2.conf' => 'backchannel',
+    'onelogin.conf' => 'backchannel', 'okta.conf' => 'backchannel', 'auth0.conf' => 'backchannel',
+    'tls-wsgi.conf' => 'backchannel', 'google.conf' => '',
+    'entra-id.conf' => 'frontchannel', 'entra-id-multitenant.conf' => 'frontchannel',
+);
+
 sub slurp {
     my ($file) = @_;
     open my $fh, '<', $file or die "$file: $!";
@@ -123,9 +137,15 @@ sub curl {
     my ($host, $url) = @o{qw(host url)};
     my @cmd = ('curl', '-sk', '--max-time', '15', '-H', 'Accept: text/html',
         '--resolve', "$host:$port:127.0.0.1", '--resolve', "$host:$http_port:127.0.0.1",
-        '-c', $o{jar}, '-b', $o{jar}, '-D', "$dir/headers", '-o', "$dir/body", '-w', '%{http_code}');
+        '-D', "$dir/headers", '-o', "$dir/body", '-w', '%{http_code}');
+    # No jar: a request that carries no cookie of the browser.
+    push @cmd, '-c', $o{jar}, '-b', $o{jar} if $o{jar};
     push @cmd, '-L', '--max-redirs', '8' if $o{follow};
+    # A form POST (application/x-www-form-urlencoded), each value escaped by curl.
+    push @cmd, map { ('--data-urlencode', $_) } @{ $o{form} || [] };
     push @cmd, map { ('-H', $_) } @{ $o{headers} || [] };
+    # curl writes no body file for an empty body: never read the last request's.
+    unlink "$dir/headers", "$dir/body";
     open my $fh, '-|', @cmd, $url or die "curl: $!";
     my $status = do { local $/; <$fh> };
     close $fh;
@@ -156,7 +176,20 @@ sub registered {
     return $uri;
 }
 
+# The provider block that serves $host (its server's auth_oidc): its directives, the
+# last of each name.
+sub provider_for {
+    my ($conf, $host) = @_;
+    my ($server) = grep { /^\s*server_name\s+[^;]*\b\Q$host\E\b/m && /^\s*auth_oidc\s+\w+;/m }
+        split /^\s*server\s*\{/m, $conf;
+    my ($name) = ($server // '') =~ /^\s*auth_oidc\s+(\w+);/m or return {};
+    my ($block) = $conf =~ /^\s*oidc_provider\s+\Q$name\E\s*\{(.*?)^\s*\}/ms or return {};
+    my %d = $block =~ /^\s*(\w+)\s+([^;#\n]+?)\s*;/mg;
+    return { name => $name, %d };
+}
+
 my $jar_n = 0;
+my $EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
 # Waits for one more line matching $re than the $before there were (the error log
 # goes on across the files).
@@ -237,6 +270,69 @@ for my $case (@cases) {
         my ($ls, $lh) = curl(host => $c{host}, url => "https://$c{host}:$port/logout", jar => "$dir/jar$jar_n",
             headers => ['Sec-Fetch-Site: same-origin', 'Sec-Fetch-Mode: navigate']);
         is($ls, 302, '... and can still log out') or diag($lh);
+    }
+
+    # Back-channel logout as the file sets it: the OP's server POSTs a logout token (no
+    # cookie) for the OP session the user logged in with.
+    my $prov = provider_for($conf, $c{host});
+    ok(defined $prov->{client_id}, "$what: the provider block of this host is found");
+    is(join(',', map { /^(\w+)channel_logout_uri$/ ? "${1}channel" : () } sort keys %$prov),
+        $channel{$name}, "$what: sets " . ($channel{$name} ? "$channel{$name}_logout_uri only" : 'no OP logout URI'));
+    if (my $path = $prov->{backchannel_logout_uri}) {
+        my $reg = registered($conf, 'Back-channel logout URI', $c{host});
+        is($reg, "https://$c{host}:$port$path", "$what: the comment registers backchannel_logout_uri $path")
+            if $c{host} ne 'portal.example.org';
+        my $iss = ($c{ok} || {})->{iss} // $rogue;
+        my $token = sub {
+            my ($sid) = @_;
+            return $t->rogue_control('mint', { key => 'rsa', claims => { iss => $iss, aud => $prov->{client_id},
+                iat => time, jti => "jti-$jar_n-$sid", events => { $EVENT => {} }, sid => $sid } })->{token};
+        };
+        my $post = sub {
+            return curl(host => $c{host}, url => "https://$c{host}:$port$path",
+                form => ['logout_token=' . $_[0]]);
+        };
+        my $sid = "op-session-$jar_n";
+        my ($st, $h, $body, $jar) = login(\%c, { %{ $c{ok} || {} }, sid => $sid }, $c{ok_userinfo});
+        is($st, 200, "$what: a user logs in with OP session $sid") or diag("$st\n$h");
+        my ($ps, $ph, $pbody) = $post->($token->("another-$sid"));
+        is($ps, 200, '... a logout token for another OP session: 200') or diag("$ph\n$pbody");
+        ($st) = curl(host => $c{host}, url => "https://$c{host}:$port$c{path}", jar => $jar);
+        is($st, 200, '... and this session lives on');
+        ($ps, $ph, $pbody) = $post->($token->($sid));
+        is($ps, 200, "... the logout token for $sid: 200") or diag("$ph\n$pbody");
+        ($st, $h) = curl(host => $c{host}, url => "https://$c{host}:$port$c{path}", jar => $jar);
+        is($st, 302, '... ends the session: the same cookie now starts a login') or diag($h);
+        like(header_value($h, 'Location') // '', qr{^\Q$rogue\E/authorize\?}, '... at the OP');
+    }
+
+    # Front-channel logout as the file sets it: the OP's sign-out page frames the URI
+    # with iss and sid; the frame, a cross-site subresource, carries no cookie.
+    if (my $path = $prov->{frontchannel_logout_uri}) {
+        my $reg = registered($conf, 'Front-channel logout URL', $c{host});
+        is($reg, "https://$c{host}:$port$path", "$what: the comment registers frontchannel_logout_uri $path");
+        my $iss = ($c{ok} || {})->{iss} // $rogue;
+        my $frame = sub {
+            my ($sid) = @_;
+            my $src = "https://$c{host}:$port$path?iss=" . Test::OIDC::_uri_escape($iss) . "&sid=$sid";
+            my ($fs, $fh, $page) = curl(host => $c{host}, url => "$rogue/frame?src=" . Test::OIDC::_uri_escape($src));
+            my ($url) = $page =~ m{<iframe src="([^"]*)"};
+            return curl(host => $c{host}, url => Test::OIDC::Browser::html_unescape($url // ''),
+                headers => ['Sec-Fetch-Dest: iframe', 'Sec-Fetch-Site: cross-site', 'Sec-Fetch-Mode: navigate']);
+        };
+        my $sid = "op-session-$jar_n";
+        my ($st, $h, $body, $jar) = login(\%c, { %{ $c{ok} || {} }, sid => $sid }, $c{ok_userinfo});
+        is($st, 200, "$what: a user logs in with OP session $sid") or diag("$st\n$h");
+        my ($fs, $fh) = $frame->("another-$sid");
+        is($fs, 200, '... the OP frames the URI for another OP session: 200') or diag($fh);
+        ($st) = curl(host => $c{host}, url => "https://$c{host}:$port$c{path}", jar => $jar);
+        is($st, 200, '... and this session lives on');
+        ($fs, $fh) = $frame->($sid);
+        is($fs, 200, "... the OP frames it for $sid: 200") or diag($fh);
+        ok(!defined header_value($fh, 'X-Frame-Options'), '... a page that may be framed');
+        ($st, $h) = curl(host => $c{host}, url => "https://$c{host}:$port$c{path}", jar => $jar);
+        is($st, 302, '... which ends the session: the same cookie now starts a login') or diag($h);
+        like(header_value($h, 'Location') // '', qr{^\Q$rogue\E/authorize\?}, '... at the OP');
     }
 
     if ($c{http_redirect}) {
