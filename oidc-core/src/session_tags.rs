@@ -30,12 +30,18 @@ impl TagKind {
 
 /// The hash of one tag, for `purpose` (the provider) and `issuer` (the token's issuer).
 /// Never 0, which means "none" in the tables.
+///
+/// A `sub` is unique per issuer only (a multi-tenant provider's tenants are issuers), so
+/// its tag holds the issuer. A `sid` is the OP's random session id and its tag does not:
+/// Microsoft Entra ID calls the front-channel URI with `sid` and no `iss`.
 pub fn tag(purpose: &[u8], issuer: &str, kind: TagKind, value: &str) -> u64 {
     let mut h = Sha256::new();
     h.update(b"oidc session tag\n");
     h.update(purpose);
     h.update([0]);
-    h.update(issuer.as_bytes());
+    if kind == TagKind::Sub {
+        h.update(issuer.as_bytes());
+    }
     h.update([0]);
     h.update(kind.word().as_bytes());
     h.update([0]);
@@ -74,7 +80,8 @@ mod tests {
         assert_ne!(a, 0);
         assert_eq!(a, tag(b"p", "https://op", TagKind::Sid, "x"));
         assert_ne!(a, tag(b"q", "https://op", TagKind::Sid, "x"));
-        assert_ne!(a, tag(b"p", "https://other", TagKind::Sid, "x"));
+        assert_eq!(a, tag(b"p", "https://other", TagKind::Sid, "x"), "a sid does not depend on the issuer");
+        assert_ne!(tag(b"p", "https://op", TagKind::Sub, "x"), tag(b"p", "https://other", TagKind::Sub, "x"));
         assert_ne!(a, tag(b"p", "https://op", TagKind::Sub, "x"));
         let t = SessionTags { sid: a, sub: 5 };
         assert!(t.matches(TagKind::Sid, a) && !t.matches(TagKind::Sub, a) && !t.matches(TagKind::Sid, 0));

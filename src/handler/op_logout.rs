@@ -372,15 +372,17 @@ pub unsafe fn frontchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider
                 return invalid(r, p, &format!("iss \"{}\" is not the issuer", sanitize(iss)));
             }
         }
-        let mut flow = match (iss, sid) {
-            (Some(iss), Some(sid)) => {
+        let mut flow = match sid {
+            // Section 2 wants iss with sid, but Microsoft Entra ID sends sid alone; the
+            // sid names the OP session by itself (its tag holds no issuer), and an iss
+            // that is there was checked above.
+            Some(sid) => {
                 let mut f = OpLogout::new(Step::End);
-                f.target = Target::of(p, iss, Some(sid), None);
+                f.target = Target::of(p, iss.map_or(p.issuer.as_str(), String::as_str), Some(sid), None);
                 f
             }
-            (None, Some(_)) => return invalid(r, p, "sid without iss"),
             // Without sid: the session of this browser's cookie, if it sent one.
-            _ => OpLogout::new(Step::EndCookie),
+            None => OpLogout::new(Step::EndCookie),
         };
         flow.submitted = false;
         ctx.op_logout = Some(flow);
