@@ -1,0 +1,235 @@
+#!/usr/bin/perl
+# auth_oidc_metrics: the counters in the Prometheus text format, read with the Python
+# prometheus_client parser (python3-prometheus-client, installed by scripts/install-deps).
+# A login, requests with the session, a forged callback, bearer tokens (accepted, from
+# the caches, tampered), a logout and an unreachable OP each move exactly the counters
+# they should, summed over two workers; the histogram agrees with the request counter;
+# the zone gauges are sane; and every count survives `nginx -s reload`, also when the
+# reload reorders the providers.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP;
+use Test::OIDC;
+use Test::OIDC::Browser;
+use Test::OIDC::Tokens;
+
+my $PY = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
+plan skip_all => 'the Python prometheus_client parser is not installed (scripts/install-deps)'
+    if system($PY, '-c', 'import prometheus_client.parser') != 0;
+
+my $t = Test::OIDC->new;
+start_op_with($t, args => ['--access-token-format', 'jwt']);
+$t->start_upstream;
+my $down = Test::OIDC::free_port();
+
+# The configuration, with the providers in the given order (a reload may reorder them).
+sub conf {
+    my (@order) = @_;
+    my %blocks = (
+        test => <<'EOB',
+    oidc_provider test {
+        issuer         %%OP%%;
+        client_id      test-client;
+        client_secret  test-secret-0123456789abcdef0123456789;
+        session_secret 0123456789abcdef0123456789abcdef;
+        logout_uri     /logout;
+    }
+EOB
+        down => <<"EOB",
+    oidc_provider down {
+        issuer         http://127.0.0.1:$down;
+        client_id      test-client;
+        session_secret 0123456789abcdef0123456789abcdef;
+        timeout        2s;
+    }
+EOB
+    );
+    my $providers = join '', map { $blocks{$_} } @order;
+    return <<"EOC";
+%%TEST_GLOBALS%%
+worker_processes 2;
+events {}
+http {
+    access_log off;
+$providers
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / {
+            auth_oidc test;
+            proxy_pass http://%%UPSTREAM%%;
+        }
+        location /api/ {
+            auth_oidc test;
+            auth_oidc_bearer only;
+            auth_oidc_audience https://api.example.org;
+            proxy_pass http://%%UPSTREAM%%;
+        }
+        location /down/ {
+            auth_oidc down;
+            proxy_pass http://%%UPSTREAM%%;
+        }
+        location = /metrics {
+            auth_oidc_metrics;
+        }
+    }
+}
+EOC
+}
+
+$t->write_conf(conf('test', 'down'))->start_nginx;
+
+my $PARSE = <<'PY';
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+samples, types = {}, {}
+for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+    types[fam.name] = fam.type
+    for s in fam.samples:
+        key = s.name + "{" + ",".join('%s="%s"' % kv for kv in sorted(s.labels.items())) + "}"
+        assert key not in samples, "duplicate series " + key
+        samples[key] = s.value
+print(json.dumps({"samples": samples, "types": types}))
+PY
+
+# Scrapes the endpoint and parses the answer with prometheus_client.
+sub scrape {
+    my $r = $t->get('/metrics');
+    is($r->{status}, 200, 'scrape: 200') or diag($r->{content});
+    my $file = $t->dir . '/scrape.txt';
+    open my $fh, '>', $file or die $!;
+    print $fh $r->{content};
+    close $fh;
+    open my $py, '-|', $PY, '-c', $PARSE, $file or die "$PY: $!";
+    my $json = do { local $/; <$py> };
+    close $py;
+    is($?, 0, 'prometheus_client parses it') or diag($r->{content});
+    my $parsed = decode_json($json || '{"samples":{},"types":{}}');
+    $parsed->{response} = $r;
+    return $parsed;
+}
+
+# The value of one series: name, then labels.
+sub v {
+    my ($s, $name, %labels) = @_;
+    my $key = $name . '{' . join(',', map { qq{$_="$labels{$_}"} } sort keys %labels) . '}';
+    my $v = $s->{samples}{$key};
+    fail("no series $key") unless defined $v;
+    return $v // -1;
+}
+
+# The sum of the series of a name whose labels include %labels.
+sub sum {
+    my ($s, $name, %labels) = @_;
+    my $total = 0;
+    KEY: for my $key (keys %{ $s->{samples} }) {
+        next unless index($key, "$name\{") == 0;
+        for (keys %labels) { next KEY unless index($key, qq{$_="$labels{$_}"}) >= 0 }
+        $total += $s->{samples}{$key};
+    }
+    return $total;
+}
+
+sub delta { my ($x, $y, $name, %l) = @_; return v($y, $name, %l) - v($x, $name, %l) }
+
+my $s0 = scrape();
+like($s0->{response}{headers}{'content-type'}, qr{^text/plain; version=0\.0\.4}, 'Content-Type of the text format 0.0.4');
+is($s0->{types}{auth_oidc_logins}, 'counter', 'logins: a counter');
+is($s0->{types}{auth_oidc_op_request_duration_seconds}, 'histogram', 'OP latency: a histogram');
+is($s0->{types}{auth_oidc_zone_used_bytes}, 'gauge', 'zone usage: a gauge');
+is(v($s0, 'auth_oidc_logins_total', provider => 'test'), 0, 'no login yet');
+my %providers = map { /provider="([^"]*)"/ ? ($1 => 1) : () } keys %{ $s0->{samples} };
+is_deeply([sort keys %providers], ['down', 'test'], 'provider labels: the configured names only');
+is(Test::OIDC::Browser->new($t)->request('POST', '/metrics')->{status}, 405, 'POST: 405');
+
+# A login and two requests with its session.
+my $b = Test::OIDC::Browser->new($t);
+my $landed = $b->follow($b->login('/x', 'alice', 'alice-password'));
+is($landed->{status}, 200, 'logged in');
+is($b->get('/x')->{status}, 200, 'session request 1');
+is($b->get('/y')->{status}, 200, 'session request 2');
+my $s1 = scrape();
+is(delta($s0, $s1, 'auth_oidc_login_redirects_total', provider => 'test'), 1, 'one login redirect');
+is(delta($s0, $s1, 'auth_oidc_logins_total', provider => 'test'), 1, 'one login completed');
+is(sum($s1, 'auth_oidc_login_failures_total', provider => 'test'), 0, 'no failed login');
+is(delta($s0, $s1, 'auth_oidc_op_requests_total', provider => 'test', endpoint => 'token'), 1, 'one token request');
+cmp_ok(v($s1, 'auth_oidc_op_requests_total', provider => 'test', endpoint => 'discovery'), '>=', 1, 'discovery fetched');
+cmp_ok(v($s1, 'auth_oidc_document_refreshes_total', provider => 'test', document => 'jwks', outcome => 'ok'), '>=', 1, 'key set fetched');
+is(v($s1, 'auth_oidc_document_refreshes_total', provider => 'test', document => 'jwks', outcome => 'failed'), 0, '... never failing');
+my $served = sum($s1, 'auth_oidc_sessions_served_total', provider => 'test') - sum($s0, 'auth_oidc_sessions_served_total', provider => 'test');
+is($served, 3, 'three requests served by the session (the landing page and two more)');
+cmp_ok(v($s1, 'auth_oidc_sessions_served_total', provider => 'test', source => 'full_open'), '>=', 1, '... at least one opened in full');
+is(sum($s1, 'auth_oidc_op_errors_total', provider => 'test'), 0, 'no OP error');
+
+# The histogram agrees with the counter, and its buckets only grow.
+for my $e (qw(discovery jwks token)) {
+    my %l = (provider => 'test', endpoint => $e);
+    is(v($s1, 'auth_oidc_op_request_duration_seconds_count', %l), v($s1, 'auth_oidc_op_requests_total', %l), "histogram count of $e = requests");
+    my @b = map { v($s1, 'auth_oidc_op_request_duration_seconds_bucket', %l, le => $_) }
+        qw(0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 +Inf);
+    ok(!grep({ $b[$_] < $b[$_ - 1] } 1 .. $#b), "$e buckets are cumulative");
+    is($b[-1], v($s1, 'auth_oidc_op_request_duration_seconds_count', %l), "$e: +Inf bucket = count");
+    cmp_ok(v($s1, 'auth_oidc_op_request_duration_seconds_sum', %l), '>', 0, "$e: a positive sum");
+}
+
+# A forged callback: a failed login with its reason word.
+my $forged = $t->get('/oidc_callback?state=forged&code=abc');
+is($forged->{status}, 400, 'a forged callback: 400');
+my $s2 = scrape();
+is(delta($s1, $s2, 'auth_oidc_login_failures_total', provider => 'test', reason => 'state_mismatch'), 1, 'failed login counted as state_mismatch');
+is(delta($s1, $s2, 'auth_oidc_logins_total', provider => 'test'), 0, '... not as a login');
+
+# Bearer tokens: accepted (a miss, then cache hits), and a tampered one refused.
+my $at = client_credentials($t)->{access_token};
+is($t->get('/api/1', bearer($at))->{status}, 200, 'a valid bearer token');
+is($t->get('/api/2', bearer($at))->{status}, 200, '... again');
+is($t->get('/api/3', bearer($at))->{status}, 200, '... and again');
+is($t->get('/api/4', bearer(tamper_signature($at)))->{status}, 401, 'a tampered token: 401');
+my $s3 = scrape();
+is(delta($s2, $s3, 'auth_oidc_bearer_verdicts_total', provider => 'test', outcome => 'accepted'), 3, 'three tokens accepted');
+is(delta($s2, $s3, 'auth_oidc_bearer_verdicts_total', provider => 'test', outcome => 'rejected'), 1, 'one refused');
+is(delta($s2, $s3, 'auth_oidc_bearer_rejections_total', provider => 'test', reason => 'bearer_bad_signature'), 1, '... for its signature');
+is(delta($s2, $s3, 'auth_oidc_token_cache_lookups_total', provider => 'test', result => 'miss'), 2, 'two verdicts checked afresh');
+my $hits = delta($s2, $s3, 'auth_oidc_token_cache_lookups_total', provider => 'test', result => 'worker_hit')
+    + delta($s2, $s3, 'auth_oidc_token_cache_lookups_total', provider => 'test', result => 'shared_hit');
+is($hits, 2, 'two verdicts from the caches (worker or shared)');
+
+# Logout at the OP's end_session_endpoint.
+my $out = $b->get('/logout', initiator => $t->base_url);
+is($out->{status}, 302, 'logout');
+my $s4 = scrape();
+is(delta($s3, $s4, 'auth_oidc_logouts_total', provider => 'test', kind => 'rp_initiated'), 1, 'one RP-initiated logout');
+is(v($s4, 'auth_oidc_logouts_total', provider => 'test', kind => 'backchannel'), 0, 'the back-channel kind is there, at 0');
+is(v($s4, 'auth_oidc_logouts_total', provider => 'test', kind => 'frontchannel'), 0, 'the front-channel kind is there, at 0');
+
+# An OP nobody listens on.
+is($t->get('/down/x', { Accept => 'text/html', 'Sec-Fetch-Mode' => 'navigate' })->{status}, 502, 'an unreachable OP: 502');
+my $s5 = scrape();
+cmp_ok(v($s5, 'auth_oidc_op_errors_total', provider => 'down', endpoint => 'discovery', kind => 'connect'), '>=', 1, 'a connect error at discovery');
+cmp_ok(v($s5, 'auth_oidc_document_refreshes_total', provider => 'down', document => 'discovery', outcome => 'failed'), '>=', 1, 'a failed refresh');
+is(sum($s5, 'auth_oidc_op_errors_total', provider => 'test'), 0, 'none for the other provider');
+
+# The zone.
+my $size = v($s5, 'auth_oidc_zone_size_bytes', zone => 'oidc');
+is($size, 1024 * 1024, 'zone size: the default 1m');
+my $used = v($s5, 'auth_oidc_zone_used_bytes', zone => 'oidc');
+ok($used > 0 && $used <= $size, "zone use $used within its size");
+
+# A reload (the providers reordered) keeps every count.
+$t->write_conf(conf('down', 'test'));
+$t->reload_nginx;
+my $s6 = scrape();
+my @lost = grep { /_total\{|_count\{|_bucket\{/ && ($s6->{samples}{$_} // -1) < $s5->{samples}{$_} } keys %{ $s5->{samples} };
+is_deeply(\@lost, [], 'after a reload that reorders the providers, no counter went down');
+is(v($s6, 'auth_oidc_logins_total', provider => 'test'), v($s5, 'auth_oidc_logins_total', provider => 'test'), '... logins kept');
+is(v($s6, 'auth_oidc_op_errors_total', provider => 'down', endpoint => 'discovery', kind => 'connect'),
+   v($s5, 'auth_oidc_op_errors_total', provider => 'down', endpoint => 'discovery', kind => 'connect'), '... each under its own provider');
+my $b2 = Test::OIDC::Browser->new($t);
+is($b2->follow($b2->login('/z', 'bob', 'bob-password'))->{status}, 200, 'a login after the reload');
+my $s7 = scrape();
+is(delta($s6, $s7, 'auth_oidc_logins_total', provider => 'test'), 1, '... counted on top');
+
+$t->finish;
