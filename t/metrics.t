@@ -16,15 +16,21 @@ use JSON::PP;
 use Test::OIDC;
 use Test::OIDC::Browser;
 use Test::OIDC::Tokens;
+use Test::OIDC::RedisServer;
+use Time::HiRes qw(sleep);
 
 my $PY = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
 plan skip_all => 'the Python prometheus_client parser is not installed (scripts/install-deps)'
     if system($PY, '-c', 'import prometheus_client.parser') != 0;
 
 my $t = Test::OIDC->new;
-start_op_with($t, args => ['--access-token-format', 'jwt']);
+my $base = $t->base_url;
+# Access tokens live 33 s: a session's renewal is due 3 s after its login.
+start_op_with($t, args => ['--access-token-format', 'jwt', '--access-token-ttl', '33'],
+    redirect_uris => [ map { "$base$_" } qw(/oidc_callback /z/cb /r/cb) ]);
 $t->start_upstream;
 my $down = Test::OIDC::free_port();
+my $redis = Test::OIDC::RedisServer::available() ? Test::OIDC::RedisServer->launch($t->dir . '/redis', password => 'redis-pw-0123') : undef;
 
 # The configuration, with the providers in the given order (a reload may reorder them).
 sub conf {
@@ -37,6 +43,30 @@ sub conf {
         client_secret  test-secret-0123456789abcdef0123456789;
         session_secret 0123456789abcdef0123456789abcdef;
         logout_uri     /logout;
+        session_contents access_token refresh_token;
+    }
+EOB
+        zoned => <<'EOB',
+    oidc_provider zoned {
+        issuer         %%OP%%;
+        config_url     %%OP%%/.well-known/openid-configuration?p=zoned;
+        client_id      test-client;
+        client_secret  test-secret-0123456789abcdef0123456789;
+        session_secret 0123456789abcdef0123456789abcdef;
+        redirect_uri   /z/cb;
+        session_store  zone;
+    }
+EOB
+        redis => !$redis ? '' : <<"EOB",
+    oidc_provider redis {
+        issuer         %%OP%%;
+        config_url     %%OP%%/.well-known/openid-configuration?p=redis;
+        client_id      test-client;
+        client_secret  test-secret-0123456789abcdef0123456789;
+        session_secret 0123456789abcdef0123456789abcdef;
+        redirect_uri   /r/cb;
+        session_store  ${\ ($redis ? $redis->url : '') };
+        timeout        2s;
     }
 EOB
         down => <<"EOB",
@@ -72,6 +102,14 @@ $providers
             auth_oidc down;
             proxy_pass http://%%UPSTREAM%%;
         }
+        location /z/ {
+            auth_oidc zoned;
+            proxy_pass http://%%UPSTREAM%%;
+        }
+        location /r/ {
+            auth_oidc ${\ ($redis ? 'redis' : 'off') };
+            proxy_pass http://%%UPSTREAM%%;
+        }
         location = /metrics {
             auth_oidc_metrics;
         }
@@ -80,7 +118,7 @@ $providers
 EOC
 }
 
-$t->write_conf(conf('test', 'down'))->start_nginx;
+$t->write_conf(conf('test', 'down', 'zoned', 'redis'))->start_nginx;
 
 my $PARSE = <<'PY';
 import json, sys
@@ -142,7 +180,7 @@ is($s0->{types}{auth_oidc_op_request_duration_seconds}, 'histogram', 'OP latency
 is($s0->{types}{auth_oidc_zone_used_bytes}, 'gauge', 'zone usage: a gauge');
 is(v($s0, 'auth_oidc_logins_total', provider => 'test'), 0, 'no login yet');
 my %providers = map { /provider="([^"]*)"/ ? ($1 => 1) : () } keys %{ $s0->{samples} };
-is_deeply([sort keys %providers], ['down', 'test'], 'provider labels: the configured names only');
+is_deeply([sort keys %providers], [sort('down', 'test', 'zoned', $redis ? 'redis' : ())], 'provider labels: the configured names only');
 is(Test::OIDC::Browser->new($t)->request('POST', '/metrics')->{status}, 405, 'POST: 405');
 
 # A login and two requests with its session.
@@ -219,7 +257,7 @@ my $used = v($s5, 'auth_oidc_zone_used_bytes', zone => 'oidc');
 ok($used > 0 && $used <= $size, "zone use $used within its size");
 
 # A reload (the providers reordered) keeps every count.
-$t->write_conf(conf('down', 'test'));
+$t->write_conf(conf('redis', 'zoned', 'down', 'test'));
 $t->reload_nginx;
 my $s6 = scrape();
 my @lost = grep { /_total\{|_count\{|_bucket\{/ && ($s6->{samples}{$_} // -1) < $s5->{samples}{$_} } keys %{ $s5->{samples} };
@@ -228,8 +266,43 @@ is(v($s6, 'auth_oidc_logins_total', provider => 'test'), v($s5, 'auth_oidc_login
 is(v($s6, 'auth_oidc_op_errors_total', provider => 'down', endpoint => 'discovery', kind => 'connect'),
    v($s5, 'auth_oidc_op_errors_total', provider => 'down', endpoint => 'discovery', kind => 'connect'), '... each under its own provider');
 my $b2 = Test::OIDC::Browser->new($t);
-is($b2->follow($b2->login('/z', 'bob', 'bob-password'))->{status}, 200, 'a login after the reload');
+my $after = $b2->follow($b2->login('/w', 'bob', 'bob-password'));
+is($after->{status}, 200, 'a login after the reload') or diag(Test::OIDC::Browser::describe($after));
 my $s7 = scrape();
 is(delta($s6, $s7, 'auth_oidc_logins_total', provider => 'test'), 1, '... counted on top');
+
+# A session due for renewal: one refresh grant, renewed.
+sleep 3.5;
+is($b2->get('/w2')->{status}, 200, 'a request after the renewal point');
+my $s8 = scrape();
+is(delta($s7, $s8, 'auth_oidc_refresh_grants_total', provider => 'test', outcome => 'renewed'), 1, 'one refresh grant, renewed');
+is(delta($s7, $s8, 'auth_oidc_session_renewals_total', provider => 'test'), 1, 'one session renewed');
+is(delta($s7, $s8, 'auth_oidc_op_requests_total', provider => 'test', endpoint => 'token'), 1, '... with one request to the token endpoint');
+
+# Server-side sessions: the zone store, and Redis.
+my $bz = Test::OIDC::Browser->new($t);
+is($bz->follow($bz->login('/z/x', 'alice', 'alice-password'))->{status}, 200, 'a login with session_store zone');
+is($bz->get('/z/y')->{status}, 200, '... and a request with it');
+my $bout = $bz->get('/z/logout');
+my $s9 = scrape();
+is(delta($s8, $s9, 'auth_oidc_logins_total', provider => 'zoned'), 1, 'the zone store provider: one login');
+is(delta($s8, $s9, 'auth_oidc_session_store_calls_total', provider => 'zoned', store => 'zone', op => 'put'), 1, '... one session put in the zone');
+is(sum($s9, 'auth_oidc_session_store_errors_total', provider => 'zoned'), 0, '... no store error');
+is(sum($s9, 'auth_oidc_session_store_calls_total', provider => 'zoned', store => 'redis'), 0, '... and no Redis call');
+is(sum($s9, 'auth_oidc_session_store_calls_total', provider => 'test'), 0, 'cookie sessions call no store');
+SKIP: {
+    skip 'redis-server not installed', 9 unless $redis;
+    my $br = Test::OIDC::Browser->new($t);
+    is($br->follow($br->login('/r/x', 'bob', 'bob-password'))->{status}, 200, 'a login with a Redis session store');
+    my $s10 = scrape();
+    is(delta($s9, $s10, 'auth_oidc_session_store_calls_total', provider => 'redis', store => 'redis', op => 'put'), 1, '... one SET in Redis');
+    is(sum($s10, 'auth_oidc_session_store_errors_total', provider => 'redis'), 0, '... no store error');
+    $redis->stop;
+    my $br2 = Test::OIDC::Browser->new($t);
+    is($br2->login('/r/z', 'alice', 'alice-password')->{status}, 503, 'Redis down: the login cannot store its session (503)');
+    my $s11 = scrape();
+    cmp_ok(v($s11, 'auth_oidc_session_store_errors_total', provider => 'redis', store => 'redis', op => 'put'), '>=', 1, '... a store error counted');
+    is(delta($s10, $s11, 'auth_oidc_login_failures_total', provider => 'redis', reason => 'session_store_unavailable'), 1, '... and a failed login as session_store_unavailable');
+}
 
 $t->finish;
