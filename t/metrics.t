@@ -18,6 +18,7 @@ use Test::OIDC::Browser;
 use Test::OIDC::Tokens;
 use Test::OIDC::RedisServer;
 use Time::HiRes qw(sleep);
+use IO::Socket::INET;
 
 my $PY = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
 plan skip_all => 'the Python prometheus_client parser is not installed (scripts/install-deps)'
@@ -87,7 +88,9 @@ http {
     access_log off;
 $providers
     server {
-        listen 127.0.0.1:%%PORT%%;
+        listen 127.0.0.1:%%PORT%% reuseport;
+        keepalive_timeout 60s;
+        add_header X-Worker \$pid always;
         location / {
             auth_oidc test;
             proxy_pass http://%%UPSTREAM%%;
@@ -133,19 +136,25 @@ for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
 print(json.dumps({"samples": samples, "types": types}))
 PY
 
-# Scrapes the endpoint and parses the answer with prometheus_client.
-sub scrape {
-    my $r = $t->get('/metrics');
-    is($r->{status}, 200, 'scrape: 200') or diag($r->{content});
+# Parses a scrape with prometheus_client: { samples => { 'name{labels}' => value }, types => ... }.
+sub parse {
+    my ($text) = @_;
     my $file = $t->dir . '/scrape.txt';
     open my $fh, '>', $file or die $!;
-    print $fh $r->{content};
+    print $fh $text;
     close $fh;
     open my $py, '-|', $PY, '-c', $PARSE, $file or die "$PY: $!";
     my $json = do { local $/; <$py> };
     close $py;
-    is($?, 0, 'prometheus_client parses it') or diag($r->{content});
-    my $parsed = decode_json($json || '{"samples":{},"types":{}}');
+    is($?, 0, 'prometheus_client parses it') or diag($text);
+    return decode_json($json || '{"samples":{},"types":{}}');
+}
+
+# Scrapes the endpoint and parses the answer.
+sub scrape {
+    my $r = $t->get('/metrics');
+    is($r->{status}, 200, 'scrape: 200') or diag($r->{content});
+    my $parsed = parse($r->{content});
     $parsed->{response} = $r;
     return $parsed;
 }
@@ -234,6 +243,35 @@ is(delta($s2, $s3, 'auth_oidc_token_cache_lookups_total', provider => 'test', re
 my $hits = delta($s2, $s3, 'auth_oidc_token_cache_lookups_total', provider => 'test', result => 'worker_hit')
     + delta($s2, $s3, 'auth_oidc_token_cache_lookups_total', provider => 'test', result => 'shared_hit');
 is($hits, 2, 'two verdicts from the caches (worker or shared)');
+
+# Two workers, one set of counters: what worker A counts, worker B's scrape shows.
+# Keep-alive connections pin requests to a worker (reuseport spreads new connections).
+sub raw_get {
+    my ($sock, $path, %h) = @_;
+    print $sock "GET $path HTTP/1.1\r\nHost: localhost\r\n" . join('', map { "$_: $h{$_}\r\n" } sort keys %h) . "\r\n";
+    my $raw = Test::OIDC::read_raw($sock, 10);
+    my ($status) = $raw =~ m{^HTTP/1\.1 (\d+)};
+    my ($pid) = $raw =~ /^X-Worker: (\d+)/mi;
+    my (undef, $body) = split /\r\n\r\n/, $raw, 2;
+    return ($status // 0, $pid // 0, $body // '');
+}
+my (%by_pid, @spare);
+for (1 .. 40) {
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port, Timeout => 5) or die "connect: $!";
+    my (undef, $pid) = raw_get($sock, '/metrics');
+    if ($pid && !$by_pid{$pid}) { $by_pid{$pid} = $sock } else { push @spare, $sock }
+    last if keys %by_pid >= 2;
+}
+SKIP: {
+    skip 'could not reach two workers', 6 if keys %by_pid < 2;
+    my ($wa, $wb) = @by_pid{ sort keys %by_pid };
+    my $before = parse((raw_get($wb, '/metrics'))[2]);
+    is((raw_get($wa, "/api/$_", Authorization => "Bearer $at"))[0], 200, "worker A: bearer request $_") for 5 .. 7;
+    my $after = parse((raw_get($wb, '/metrics'))[2]);
+    is(delta($before, $after, 'auth_oidc_bearer_verdicts_total', provider => 'test', outcome => 'accepted'), 3,
+       "worker B's scrape shows worker A's three verdicts");
+}
+close $_ for values %by_pid, @spare;
 
 # Logout at the OP's end_session_endpoint.
 my $out = $b->get('/logout', initiator => $t->base_url);
