@@ -58,6 +58,17 @@ EOB
         session_store  zone;
     }
 EOB
+        stale => <<'EOB',
+    oidc_provider stale {
+        issuer         %%OP%%;
+        config_url     %%OP%%/.well-known/openid-configuration?p=stale;
+        client_id      test-client;
+        session_secret 0123456789abcdef0123456789abcdef;
+        cache_ttl_min  1s;
+        cache_ttl_max  1s;
+        cache_stale    60s;
+    }
+EOB
         redis => !$redis ? '' : <<"EOB",
     oidc_provider redis {
         issuer         %%OP%%;
@@ -105,6 +116,10 @@ $providers
             auth_oidc down;
             proxy_pass http://%%UPSTREAM%%;
         }
+        location /s/ {
+            auth_oidc stale;
+            proxy_pass http://%%UPSTREAM%%;
+        }
         location /z/ {
             auth_oidc zoned;
             proxy_pass http://%%UPSTREAM%%;
@@ -121,7 +136,7 @@ $providers
 EOC
 }
 
-$t->write_conf(conf('test', 'down', 'zoned', 'redis'))->start_nginx;
+$t->write_conf(conf('test', 'down', 'zoned', 'stale', 'redis'))->start_nginx;
 
 my $PARSE = <<'PY';
 import json, sys
@@ -189,7 +204,7 @@ is($s0->{types}{auth_oidc_op_request_duration_seconds}, 'histogram', 'OP latency
 is($s0->{types}{auth_oidc_zone_used_bytes}, 'gauge', 'zone usage: a gauge');
 is(v($s0, 'auth_oidc_logins_total', provider => 'test'), 0, 'no login yet');
 my %providers = map { /provider="([^"]*)"/ ? ($1 => 1) : () } keys %{ $s0->{samples} };
-is_deeply([sort keys %providers], [sort('down', 'test', 'zoned', $redis ? 'redis' : ())], 'provider labels: the configured names only');
+is_deeply([sort keys %providers], [sort('down', 'test', 'zoned', 'stale', $redis ? 'redis' : ())], 'provider labels: the configured names only');
 is(Test::OIDC::Browser->new($t)->request('POST', '/metrics')->{status}, 405, 'POST: 405');
 
 # A login and two requests with its session.
@@ -295,7 +310,7 @@ my $used = v($s5, 'auth_oidc_zone_used_bytes', zone => 'oidc');
 ok($used > 0 && $used <= $size, "zone use $used within its size");
 
 # A reload (the providers reordered) keeps every count.
-$t->write_conf(conf('redis', 'zoned', 'down', 'test'));
+$t->write_conf(conf('redis', 'stale', 'zoned', 'down', 'test'));
 $t->reload_nginx;
 my $s6 = scrape();
 my @lost = grep { /_total\{|_count\{|_bucket\{/ && ($s6->{samples}{$_} // -1) < $s5->{samples}{$_} } keys %{ $s5->{samples} };
@@ -342,5 +357,39 @@ SKIP: {
     cmp_ok(v($s11, 'auth_oidc_session_store_errors_total', provider => 'redis', store => 'redis', op => 'put'), '>=', 1, '... a store error counted');
     is(delta($s10, $s11, 'auth_oidc_login_failures_total', provider => 'redis', reason => 'session_store_unavailable'), 1, '... and a failed login as session_store_unavailable');
 }
+
+
+# A discovery document past its expiry, the OP answering 503: the stale copy is used
+# (within cache_stale) and the failed refresh counted with its kind.
+my $ss0 = scrape();
+is($t->get('/s/1')->{status}, 302, 'a provider whose documents live 1 s: login redirect');
+$t->op_control('fail', path => Test::OIDC::discovery_path(), status => 503);
+sleep 1.5;
+is($t->get('/s/2')->{status}, 302, 'past the expiry, the OP failing: the stale copy still serves');
+my $ss1;
+for (1 .. 30) {
+    $ss1 = scrape();
+    last if v($ss1, 'auth_oidc_document_refreshes_total', provider => 'stale', document => 'discovery', outcome => 'failed') > 0;
+    sleep 0.1;
+}
+$t->op_control('reset');
+cmp_ok(delta($ss0, $ss1, 'auth_oidc_stale_documents_served_total', provider => 'stale', document => 'discovery'), '>=', 1, 'a stale document served');
+is(delta($ss0, $ss1, 'auth_oidc_document_refreshes_total', provider => 'stale', document => 'discovery', outcome => 'failed'), 1, 'one failed refresh');
+is(delta($ss0, $ss1, 'auth_oidc_op_errors_total', provider => 'stale', endpoint => 'discovery', kind => 'http_5xx'), 1, '... an HTTP 5xx error');
+
+# The directive's place and form are checked by nginx -t.
+my $bad = sub {
+    my ($http, $loc) = @_;
+    return "%%TEST_GLOBALS%%\nevents {}\nhttp {\n$http\n    server {\n        listen 127.0.0.1:%%PORT%%;\n        location /m { $loc }\n    }\n}\n";
+};
+my ($rc, $said) = $t->test_conf($bad->('auth_oidc_metrics;', ''));
+isnt($rc, 0, 'auth_oidc_metrics at http level: nginx -t fails');
+like($said, qr/\[emerg\].*"auth_oidc_metrics" directive is not allowed here/, '... saying so');
+($rc, $said) = $t->test_conf($bad->('', 'auth_oidc_metrics on;'));
+like($said, qr/\[emerg\].*invalid number of arguments in "auth_oidc_metrics"/, 'with an argument: refused');
+($rc, $said) = $t->test_conf($bad->('', 'proxy_pass http://127.0.0.1:1; auth_oidc_metrics;'));
+like($said, qr/\[emerg\].*"auth_oidc_metrics": this location has a content handler already/, 'with proxy_pass: refused');
+($rc, $said) = $t->test_conf($bad->('', 'auth_oidc_metrics;'));
+is($rc, 0, 'in a location, without any provider: accepted') or diag($said);
 
 $t->finish;
