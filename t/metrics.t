@@ -391,5 +391,7 @@ like($said, qr/\[emerg\].*invalid number of arguments in "auth_oidc_metrics"/, '
 like($said, qr/\[emerg\].*"auth_oidc_metrics": this location has a content handler already/, 'with proxy_pass: refused');
 ($rc, $said) = $t->test_conf($bad->('', 'auth_oidc_metrics;'));
 is($rc, 0, 'in a location, without any provider: accepted') or diag($said);
+($rc, $said) = $t->test_conf($bad->('oidc_shared_zone zone=auth_oidc_metrics:1m;', 'auth_oidc_metrics;'));
+like($said, qr/\[emerg\].*oidc_shared_zone: the zone name "auth_oidc_metrics" is reserved for the module's metrics/, 'the metrics zone name is reserved');
 
 $t->finish;

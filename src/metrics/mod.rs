@@ -21,7 +21,7 @@ pub use oidc_core::metrics::{
 };
 
 pub use handler::cmd_auth_oidc_metrics;
-pub use shm::{request, MetricsConf};
+pub use shm::{request, MetricsConf, ZONE_NAME};
 
 use crate::conf::MainConf;
 

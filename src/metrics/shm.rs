@@ -73,6 +73,9 @@ pub fn request(cf: &mut ngx_conf_t, mc: &mut MetricsConf, names: Vec<String>) ->
     if zone.is_null() {
         return Err(());
     }
+    if names.len() > MAX_PROVIDERS {
+        conf_warn!(cf, "auth_oidc: metrics are kept for {MAX_PROVIDERS} of the {} oidc_provider blocks only", names.len());
+    }
     mc.names = names;
     mc.shm_zone = zone;
     // SAFETY: ngx_shared_memory_add returned a valid zone; `mc` lives in the main
