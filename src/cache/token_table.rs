@@ -128,6 +128,9 @@ fn put_locked(h: &mut super::zone::Header, shpool: *mut nginx_sys::ngx_slab_pool
             if data.is_null() {
                 return false;
             }
+            if slots[i].key != *key && !slots[i].data.is_null() && slots[i].expires_at > now {
+                crate::metrics::zone_evicted(crate::metrics::ZoneTable::Tokens, 1);
+            }
             let s = &mut slots[i];
             unsafe {
                 ptr::copy_nonoverlapping(value.as_ptr(), data, value.len());
