@@ -93,7 +93,7 @@ pub const PROVIDER_FAMILIES: &[Family] = &[
     ),
     counter(
         "auth_oidc_sessions_served_total",
-        "Requests let through by a valid session: from the worker's cache of sessions already opened, or opened in full.",
+        "Requests that came with a valid session: found in the worker's cache of sessions already opened, or opened in full.",
         &[label("source", SessionSource::WORDS)],
     ),
     counter("auth_oidc_session_renewals_total", "Sessions whose access token was renewed with the refresh token.", &[]),
