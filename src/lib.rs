@@ -24,6 +24,7 @@ mod cache;
 mod conf;
 mod handler;
 mod header_snapshot;
+mod metrics;
 mod ngx_util;
 mod req_ctx;
 mod spoof_guard;
@@ -119,6 +120,7 @@ fn init_process_body(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     if mcf.providers.is_empty() {
         return Status::NGX_OK.into();
     }
+    metrics::attach(mcf);
     match bridge::start_worker(cycle, mcf) {
         Ok(()) => Status::NGX_OK.into(),
         Err(err) => {

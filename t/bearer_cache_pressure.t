@@ -39,6 +39,9 @@ http {
             proxy_set_header X-Worker $pid;
             proxy_pass http://%%UPSTREAM%%;
         }
+        location = /metrics {
+            auth_oidc_metrics;
+        }
     }
 }
 EOF
@@ -56,6 +59,13 @@ is_deeply(\%status, { 200 => $N }, "all $N distinct valid tokens accepted") or d
 %status = ();
 $status{ $t->get('/api', bearer($_))->{status} }++ for @valid[0 .. 99];
 is_deeply(\%status, { 200 => 100 }, 'the first 100 again (evicted or not): all accepted') or diag(explain \%status);
+
+# The metrics say what happened: token verdicts evicted to make room.
+{
+    my $m = $t->get('/metrics')->{content};
+    my ($evicted) = $m =~ /^auth_oidc_zone_evictions_total\{table="tokens"\} (\d+)$/m;
+    cmp_ok($evicted // 0, '>', 0, 'metrics: token verdicts evicted from the zone (' . ($evicted // 'none') . ')');
+}
 
 cmp_ok($t->op_count('/jwks'), '<=', 2, 'the JWKS was not refetched per request under cache pressure')
     or diag('JWKS fetched ' . $t->op_count('/jwks') . ' times');

@@ -24,6 +24,7 @@ pub mod inflight;
 pub mod issuer_url;
 pub mod jose;
 pub mod jwks;
+pub mod metrics;
 pub mod login_state;
 pub mod panic_guard;
 pub mod pkce;

@@ -62,6 +62,8 @@ pub struct OpCall {
     pub authorization: Option<String>,
     /// `application/x-www-form-urlencoded` body of a POST.
     pub form: Option<String>,
+    /// Which endpoint this is, for the metrics.
+    pub endpoint: crate::metrics::Endpoint,
 }
 
 /// The OP's answer, whatever its status.

@@ -29,7 +29,7 @@ pub fn check_client(p: &Provider) -> Result<(), String> {
 /// What the runtime thread is asked to do.
 pub enum Work {
     /// GET a document from the OP with the provider's HTTP client.
-    Fetch { provider: usize, url: String },
+    Fetch { provider: usize, url: String, endpoint: crate::metrics::Endpoint },
     /// Wait, then report back (used while another worker holds a fetch lease).
     Sleep { ms: u64 },
     /// One request to the OP on behalf of one browser request (token exchange,

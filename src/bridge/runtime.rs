@@ -2,12 +2,18 @@
 
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 
 use super::fetch::{self, ClientSettings};
 use super::notify::Writer;
 use super::{Outcome, Work};
+use crate::metrics;
+
+fn micros(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
 
 type Done = Arc<Mutex<Vec<(u64, Outcome)>>>;
 
@@ -83,14 +89,27 @@ pub fn spawn(settings: Vec<ClientSettings>, stores: Vec<StoreSettings>, wake: Wr
                     let wake = wake.clone();
                     tokio::spawn(async move {
                         let outcome = match work {
-                            Work::Fetch { provider, url } => {
-                                Outcome::Fetched(clients.get(provider, &url).await)
+                            Work::Fetch { provider, url, endpoint } => {
+                                let started = Instant::now();
+                                let got = clients.get(provider, &url).await;
+                                metrics::op_request(provider, endpoint, micros(started), got.as_ref().map(|_| 200).map_err(String::as_str));
+                                Outcome::Fetched(got)
                             }
-                            Work::Call { provider, call } => Outcome::Answered(clients.call(provider, call).await),
-                            Work::Store { provider, op } => Outcome::Stored(match redis.get(provider) {
-                                Some(Some(store)) => store.run(op).await,
-                                _ => Err("the provider has no Redis session store".into()),
-                            }),
+                            Work::Call { provider, call } => {
+                                let (started, endpoint) = (Instant::now(), call.endpoint);
+                                let answer = clients.call(provider, call).await;
+                                metrics::op_request(provider, endpoint, micros(started), answer.as_ref().map(|a| a.status).map_err(String::as_str));
+                                Outcome::Answered(answer)
+                            }
+                            Work::Store { provider, op } => {
+                                let what = metrics::redis_op(&op);
+                                let res = match redis.get(provider) {
+                                    Some(Some(store)) => store.run(op).await,
+                                    _ => Err("the provider has no Redis session store".into()),
+                                };
+                                metrics::store_call(provider, metrics::StoreKind::Redis, what, res.is_ok());
+                                Outcome::Stored(res)
+                            }
                             Work::Sleep { ms } => {
                                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
                                 Outcome::Slept

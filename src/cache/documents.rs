@@ -21,6 +21,7 @@ use oidc_core::jwks::{self, Jwks};
 use oidc_core::token_exchange::sanitize;
 
 use super::zone::Zone;
+use crate::metrics;
 use crate::bridge::{self, waiters, Outcome, Work};
 use crate::conf::Provider;
 
@@ -68,6 +69,20 @@ enum Kind {
 }
 
 impl Kind {
+    fn endpoint(self) -> metrics::Endpoint {
+        match self {
+            Kind::Discovery => metrics::Endpoint::Discovery,
+            Kind::Jwks => metrics::Endpoint::Jwks,
+        }
+    }
+
+    fn document(self) -> metrics::Document {
+        match self {
+            Kind::Discovery => metrics::Document::Discovery,
+            Kind::Jwks => metrics::Document::Jwks,
+        }
+    }
+
     fn reason(self, f: Failure) -> &'static str {
         match (self, f) {
             (Kind::Discovery, Failure::IssuerMismatch) => "issuer_mismatch",
@@ -221,6 +236,7 @@ fn lookup<T: Document>(p: &Provider, pidx: usize, key: u64, url: &str, now: i64)
             match cache_policy::freshness(now as u64, s.expires_at as u64, p.cache_stale) {
                 Freshness::Fresh => return Doc::Ready(doc),
                 Freshness::Stale => {
+                    metrics::stale_document(pidx, T::KIND.document());
                     let failed_recently = s.failed_at != 0 && now - s.failed_at < FAILURE_BACKOFF_SECS;
                     if !failed_recently && !is_inflight(key) && zone.try_lease(key, now, lease_end(p, now)) {
                         start_fetch::<T>(pidx, key, url, lease_end(p, now));
@@ -277,7 +293,7 @@ fn finish_inflight(key: u64, gen: u64) {
 fn start_fetch<T: Document>(pidx: usize, key: u64, url: &str, deadline: i64) -> bool {
     let gen = start_inflight(key, deadline);
     let url_owned = url.to_owned();
-    let ok = bridge::submit(Work::Fetch { provider: pidx, url: url.to_owned() }, move |outcome| {
+    let ok = bridge::submit(Work::Fetch { provider: pidx, url: url.to_owned(), endpoint: T::KIND.endpoint() }, move |outcome| {
         finish_inflight(key, gen);
         on_fetched::<T>(pidx, key, &url_owned, outcome)
     });
@@ -310,6 +326,7 @@ fn on_fetched<T: Document>(pidx: usize, key: u64, url: &str, outcome: Outcome) {
     match outcome {
         Outcome::Fetched(Ok(fetched)) => match T::parse(p, &fetched.body) {
             Ok(doc) => {
+                metrics::document_refresh(pidx, T::KIND.document(), true);
                 let ttl = cache_policy::ttl(fetched.cache_control.as_deref(), &p.cache) as i64;
                 let doc = Rc::new(doc);
                 match zone.store(key, &fetched.body, now, now + ttl) {
@@ -338,11 +355,13 @@ fn on_fetched<T: Document>(pidx: usize, key: u64, url: &str, outcome: Outcome) {
                 }
             }
             Err((failure, msg)) => {
+                metrics::document_refresh(pidx, T::KIND.document(), false);
                 ngx_log!(err, log, "auth_oidc: provider \"{}\": {}: {} (from {})", p.name, T::KIND.reason(failure), sanitize(&msg), sanitize(url));
                 zone.record_failure(key, now, failure as u32);
             }
         },
         Outcome::Fetched(Err(msg)) => {
+            metrics::document_refresh(pidx, T::KIND.document(), false);
             let reason = T::KIND.reason(Failure::Unavailable);
             ngx_log!(err, log, "auth_oidc: provider \"{}\": {}: GET {} failed: {}", p.name, reason, sanitize(url), sanitize(&msg));
             zone.record_failure(key, now, Failure::Unavailable as u32);

@@ -24,12 +24,15 @@ pub struct Slot {
 }
 
 /// Frees the entries `doomed` picks. The caller holds the slab mutex.
-fn evict(slots: &mut [Slot], shpool: *mut nginx_sys::ngx_slab_pool_t, doomed: impl Fn(&Slot) -> bool) {
+fn evict(slots: &mut [Slot], shpool: *mut nginx_sys::ngx_slab_pool_t, doomed: impl Fn(&Slot) -> bool) -> usize {
+    let mut n = 0;
     for s in slots.iter_mut().filter(|s| !s.data.is_null() && doomed(s)) {
+        n += 1;
         // SAFETY: the blob belongs to the slot; the caller holds the mutex.
         unsafe { nginx_sys::ngx_slab_free_locked(shpool, s.data.cast()) };
         *s = Slot { key: [0; 32], expires_at: 0, stored_at: 0, data: ptr::null_mut(), len: 0 };
     }
+    n
 }
 
 /// How many slots a zone of `size` bytes gets: about one per 2 KiB of zone.
@@ -111,19 +114,22 @@ fn put_locked(h: &mut super::zone::Header, shpool: *mut nginx_sys::ngx_slab_pool
             if data.is_null() {
                 // The slab is full (big entries fill it before the slots run out): make
                 // room, expired entries first, then the oldest eighth of the table.
-                evict(slots, shpool, |s| s.expires_at <= now);
+                let _ = evict(slots, shpool, |s| s.expires_at <= now);
                 data = alloc();
             }
             if data.is_null() {
                 let mut ages: Vec<i64> = slots.iter().filter(|s| !s.data.is_null()).map(|s| s.stored_at).collect();
                 ages.sort_unstable();
                 if let Some(&cut) = ages.get(ages.len() / 8) {
-                    evict(slots, shpool, |s| s.stored_at <= cut);
+                    crate::metrics::zone_evicted(crate::metrics::ZoneTable::Tokens, evict(slots, shpool, |s| s.stored_at <= cut));
                 }
                 data = alloc();
             }
             if data.is_null() {
                 return false;
+            }
+            if slots[i].key != *key && !slots[i].data.is_null() && slots[i].expires_at > now {
+                crate::metrics::zone_evicted(crate::metrics::ZoneTable::Tokens, 1);
             }
             let s = &mut slots[i];
             unsafe {

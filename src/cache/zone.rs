@@ -259,6 +259,17 @@ impl Zone {
         })
     }
 
+    /// Bytes in use (whole pages of the slab allocator) and the zone's size, for metrics.
+    pub fn usage(&self) -> (u64, u64) {
+        // SAFETY: ngx_pagesize is set before workers start.
+        let page = unsafe { nginx_sys::ngx_pagesize } as u64;
+        self.locked(|_, shpool| {
+            // SAFETY: the pool's bounds and free page count, read under its mutex.
+            let (size, free) = unsafe { ((*shpool).end as u64 - (*shpool).addr as u64, (*shpool).pfree as u64) };
+            (size.saturating_sub(free * page), size)
+        })
+    }
+
     /// Rate limit of refreshes forced by unknown key ids, shared by all workers.
     pub fn try_forced_refresh(&self, key: u64, now: i64, min_interval: i64) -> bool {
         self.locked(|h, shpool| {
@@ -290,6 +301,9 @@ fn slot(h: &mut Header, shpool: *mut ngx_slab_pool_t, key: u64, now: i64) -> Opt
             .map(|(i, _)| i)?,
     };
     let e = &mut h.entries[i];
+    if e.key != 0 {
+        crate::metrics::zone_evicted(crate::metrics::ZoneTable::Documents, 1);
+    }
     if !e.data.is_null() {
         // SAFETY: the caller holds the slab mutex; the blob belonged to the evicted entry.
         unsafe { nginx_sys::ngx_slab_free_locked(shpool, e.data.cast()) };

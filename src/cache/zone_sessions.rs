@@ -209,6 +209,7 @@ impl Zone {
             (Some(version), evicted)
         });
         if evicted > 0 {
+            crate::metrics::zone_evicted(crate::metrics::ZoneTable::Sessions, evicted);
             self.note_full(now, evicted);
         }
         version

@@ -4,7 +4,7 @@ use core::ffi::{c_char, c_void};
 use core::ptr;
 
 use nginx_sys::{
-    ngx_command_t, ngx_conf_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_BLOCK, NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_CONF_TAKE3, NGX_HTTP_LOC_CONF,
+    ngx_command_t, ngx_conf_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_BLOCK, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_CONF_TAKE3, NGX_HTTP_LOC_CONF,
     NGX_HTTP_LMT_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
 };
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
@@ -34,7 +34,7 @@ const fn command(name: ngx_str_t, type_: u32, conf: ngx_uint_t, set: Handler) ->
     ngx_command_t { name, type_: type_ as ngx_uint_t, set: Some(set), conf, offset: 0, post: ptr::null_mut() }
 }
 
-pub static mut COMMANDS: [ngx_command_t; 15] = [
+pub static mut COMMANDS: [ngx_command_t; 16] = [
     http_cmd(ngx_string!("oidc_provider"), NGX_CONF_BLOCK | NGX_CONF_TAKE1, cmd_oidc_provider),
     http_cmd(ngx_string!("oidc_shared_zone"), NGX_CONF_TAKE1, cmd_oidc_shared_zone),
     loc_cmd(ngx_string!("auth_oidc"), NGX_CONF_TAKE1, cmd_auth_oidc),
@@ -49,6 +49,7 @@ pub static mut COMMANDS: [ngx_command_t; 15] = [
     loc_cmd(ngx_string!("auth_oidc_require_at_jwt"), NGX_CONF_TAKE1, bearer_conf::cmd_require_at_jwt),
     lmt_cmd(ngx_string!("auth_oidc_scope"), NGX_CONF_1MORE, bearer_conf::cmd_scope),
     lmt_cmd(ngx_string!("auth_oidc_claim"), NGX_CONF_TAKE3, bearer_conf::cmd_claim),
+    command(ngx_string!("auth_oidc_metrics"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, NGX_HTTP_LOC_CONF_OFFSET, crate::metrics::cmd_auth_oidc_metrics),
     ngx_command_t::empty(),
 ];
 

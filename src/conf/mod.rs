@@ -27,6 +27,8 @@ pub use zone_conf::ZoneConf;
 pub struct MainConf {
     pub providers: Vec<Box<Provider>>,
     pub zone: ZoneConf,
+    /// The metrics counters' zone (`auth_oidc_metrics`).
+    pub metrics: crate::metrics::MetricsConf,
 }
 
 impl MainConf {
@@ -116,7 +118,8 @@ pub fn init_main_conf(cf: &mut ngx_conf_t, mcf: &mut MainConf) -> *mut c_char {
     if mcf.providers.is_empty() {
         return NGX_CONF_OK;
     }
-    match mcf.zone.request(cf) {
+    let names = mcf.providers.iter().map(|p| p.name.clone()).collect();
+    match mcf.zone.request(cf).and_then(|()| crate::metrics::request(cf, &mut mcf.metrics, names)) {
         Ok(()) => NGX_CONF_OK,
         Err(()) => NGX_CONF_ERROR,
     }

@@ -37,6 +37,9 @@ impl ZoneConf {
         if name.is_empty() {
             return Err(format!("invalid zone \"{spec}\": empty name"));
         }
+        if name == crate::metrics::ZONE_NAME {
+            return Err(format!("the zone name \"{name}\" is reserved for the module's metrics"));
+        }
         let size = super::values::size(size.as_bytes()).map_err(|e| format!("zone \"{name}\": {e}"))?;
         let min = zone::min_size();
         if size < min {

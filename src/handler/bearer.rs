@@ -26,6 +26,7 @@ use crate::bridge::{waiters, OpCall, Outcome};
 use crate::cache::documents::{self, Doc};
 use crate::cache::token_local::{self, Verdict};
 use crate::conf::{Introspect, LocConf, Provider};
+use crate::metrics::TokenCacheResult;
 use crate::ngx_util;
 use crate::req_ctx::{request_ctx, Identity};
 
@@ -80,6 +81,7 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
         BearerToken::None => return BearerCheck::NoToken,
         BearerToken::Malformed(m) => {
             ngx_log!(warn, log, "auth_oidc: provider \"{}\": bearer_malformed: {}", p.name, m);
+            crate::metrics::bearer_rejected(pidx, "bearer_malformed");
             return BearerCheck::Done(challenge(r, p, Some(ErrorCode::InvalidRequest), Some(m.description()), None));
         }
         BearerToken::Token(t) => t,
@@ -87,7 +89,8 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
 
     let (ns, ns_key) = lcf.bearer_namespace(pidx);
     if let Some(v) = token_local::get(ns_key, token, now) {
-        return BearerCheck::Done(conclude(r, lcf, p, v));
+        crate::metrics::token_cache(pidx, TokenCacheResult::WorkerHit);
+        return BearerCheck::Done(conclude(r, lcf, pidx, p, v));
     }
     // With the cache off (token_cache_ttl 0 and no negative caching) there is nothing to
     // look up, and no reason to hash the token.
@@ -102,7 +105,8 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
             // would outlive it (a token without exp accepted up to twice
             // token_cache_ttl, a refusal held token_cache_ttl, not token_cache_negative).
             token_local::put(ns_key, token, verdict.clone(), shared_until, now);
-            return BearerCheck::Done(conclude(r, lcf, p, verdict));
+            crate::metrics::token_cache(pidx, TokenCacheResult::SharedHit);
+            return BearerCheck::Done(conclude(r, lcf, pidx, p, verdict));
         }
     }
 
@@ -110,17 +114,20 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
     let verdict = match found {
         Found::Wait(rc) => return BearerCheck::Done(rc),
         Found::Unavailable(reason, detail) => {
+            crate::metrics::token_cache(pidx, TokenCacheResult::Miss);
+            crate::metrics::bearer_unavailable(pidx);
             ngx_log!(err, log, "auth_oidc: provider \"{}\": {}: {}, answering 503", p.name, reason, detail);
             return BearerCheck::Done(nginx_sys::NGX_HTTP_SERVICE_UNAVAILABLE as ngx_int_t);
         }
         Found::Verdict(v, exp, cacheable) => {
+            crate::metrics::token_cache(pidx, TokenCacheResult::Miss);
             if let (true, Some(key)) = (cacheable, key.as_ref()) {
                 remember(p, ns_key, token, key, &v, exp, now);
             }
             v
         }
     };
-    BearerCheck::Done(conclude(r, lcf, p, verdict))
+    BearerCheck::Done(conclude(r, lcf, pidx, p, verdict))
 }
 
 /// Caches a fresh verdict in both caches, for as long as it may be trusted.
@@ -161,13 +168,14 @@ fn refused(reason: String, description: &str) -> Found {
 }
 
 /// The verdict applied: pass with the identity, or refuse as RFC 6750 says.
-unsafe fn conclude(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider, verdict: Verdict) -> ngx_int_t {
+unsafe fn conclude(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, verdict: Verdict) -> ngx_int_t {
     let log = (*(*r).connection).log;
     match verdict {
         Verdict::Valid(id) => {
             let req = &lcf.bearer.requirements;
             if let Err(unmet) = req.check(&id.claims) {
                 ngx_log!(warn, log, "auth_oidc: provider \"{}\": insufficient_scope: {}", p.name, unmet);
+                crate::metrics::bearer_rejected(pidx, "insufficient_scope");
                 let scope = req.scope_param();
                 return challenge(
                     r,
@@ -179,10 +187,12 @@ unsafe fn conclude(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider, verd
             }
             let Some(ctx) = request_ctx(r) else { return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t };
             ctx.identity = Some(id);
+            crate::metrics::bearer_accepted(pidx);
             super::pass(r, lcf, p)
         }
         Verdict::Refused { reason, description } => {
             ngx_log!(warn, log, "auth_oidc: provider \"{}\": {}: {}", p.name, reason, description);
+            crate::metrics::bearer_rejected(pidx, &reason);
             challenge(r, p, Some(ErrorCode::InvalidToken), Some(&description), None)
         }
     }
@@ -357,7 +367,7 @@ unsafe fn introspect_token(
     };
     let req = introspection::request(token, creds);
     flow.introspecting = true;
-    let call = OpCall { post: true, url: endpoint.to_owned(), authorization: req.authorization, form: Some(req.body) };
+    let call = OpCall { post: true, url: endpoint.to_owned(), authorization: req.authorization, form: Some(req.body), endpoint: crate::metrics::Endpoint::Introspection };
     match op_call::call_and_wait(r, pidx, call, watchdog_ms(p)) {
         Some(rc) => Found::Wait(rc),
         None => Found::Unavailable("no_runtime", "the worker's runtime thread is not running".into()),

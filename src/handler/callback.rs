@@ -31,6 +31,7 @@ use super::{login_redirect, op_call, page, session, watchdog_ms};
 use crate::bridge::{waiters, OpCall, Outcome};
 use crate::cache::documents::{self, Doc};
 use crate::conf::Provider;
+use crate::metrics::Endpoint;
 use crate::ngx_util;
 use crate::req_ctx::{request_ctx, ReqCtx};
 
@@ -103,6 +104,7 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
     let meta = match documents::discovery(p, pidx, now) {
         Doc::Pending(key) => return waiters::suspend(r, key, watchdog_ms(p)),
         Doc::Failed(reason) => {
+            crate::metrics::login_failed(pidx, reason);
             return fail(r, p, failure(BAD_GATEWAY, reason, "the OpenID Provider's configuration is unavailable", MSG_OP), None)
         }
         Doc::Ready(meta) => meta,
@@ -111,6 +113,7 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
     match next {
         Next::Return(rc) => rc,
         Next::Fail(f) => {
+            crate::metrics::login_failed(pidx, &f.reason);
             let again = ctx.callback.as_ref().map(|c| c.login.return_to.clone());
             fail(r, p, f, again.as_deref())
         }
@@ -258,7 +261,7 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
     };
     let flow = ctx.callback.as_mut().expect("just set");
     let req = token_exchange::code_request(code, &redirect_uri, flow.login.code_verifier.as_deref(), creds);
-    let call = OpCall { post: true, url: token_endpoint.to_owned(), authorization: req.authorization, form: Some(req.body) };
+    let call = OpCall { post: true, url: token_endpoint.to_owned(), authorization: req.authorization, form: Some(req.body), endpoint: Endpoint::Token };
     wait_for(r, pidx, p, call)
 }
 
@@ -388,6 +391,7 @@ unsafe fn advance(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: 
                                     url: url.to_owned(),
                                     authorization: Some(format!("Bearer {}", token.access_token)),
                                     form: None,
+                                    endpoint: Endpoint::Userinfo,
                                 };
                                 return wait_for(r, pidx, p, call);
                             }
@@ -493,6 +497,7 @@ unsafe fn finish(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, flow: &m
             p.name
         );
     }
+    crate::metrics::login(pidx);
     logged_in(r, p, flow, &session)
 }
 
@@ -544,6 +549,7 @@ unsafe fn finish_stored(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, f
         super::stored::Created::Done => {}
     }
     let session = flow.session.take().expect("built");
+    crate::metrics::login(pidx);
     logged_in(r, p, flow, &session)
 }
 

@@ -8,6 +8,7 @@
 //! back here, and a POST is acted on only when its `Origin` (or `Sec-Fetch-Site`) is
 //! this origin.
 
+use crate::metrics::LogoutKind;
 use nginx_sys::{ngx_http_request_t, ngx_int_t};
 use oidc_core::session_cookie::{Loaded, Sealed};
 
@@ -84,6 +85,7 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
         return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
     }
     ngx_log!(info, (*(*r).connection).log, "auth_oidc: provider \"{}\": logout: session cookies cleared", p.name);
+    crate::metrics::logout(pidx, if meta.as_ref().is_some_and(|m| m.end_session_endpoint.is_some()) { LogoutKind::RpInitiated } else { LogoutKind::Local });
 
     let post_logout = p.post_logout_uri.as_deref().map(|u| absolute(r, u));
     let target = match meta.as_ref().and_then(|m| m.end_session_endpoint.as_deref()) {

@@ -35,6 +35,7 @@ use oidc_core::session_cookie::{Loaded, Sealed};
 use crate::bridge::waiters;
 use crate::cache::session_local;
 use crate::conf::{AuthSetting, BearerMode, LocConf, Provider};
+use crate::metrics::SessionSource;
 use crate::req_ctx::{request_ctx, Identity};
 use crate::{ngx_util, AuthOidcModule};
 
@@ -139,6 +140,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
         match times.state(now_u, p.session_idle_timeout) {
             SessionState::Valid => {
                 ctx.identity = Some(identity);
+                crate::metrics::session_served(pidx, SessionSource::WorkerCache);
                 return pass_session(r, lcf, p);
             }
             SessionState::Expired | SessionState::Idle => session_local::forget(pidx, &sealed),
@@ -195,6 +197,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
                     ctx.identity = Some(identity);
                 }
             }
+            crate::metrics::session_served(pidx, SessionSource::FullOpen);
             pass_session(r, lcf, p)
         }
         Loaded::Refused(reason) => refused(r, lcf, pidx, p, now, reason),

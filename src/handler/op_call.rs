@@ -29,6 +29,7 @@ pub unsafe fn call_and_wait(r: *mut ngx_http_request_t, provider: usize, call: O
     let key = waiters::job_key();
     let now = crate::cache::documents::ngx_now();
     if !admit(p, provider, key, now + (watchdog_ms / 1000) as i64 + 1) {
+        crate::metrics::op_busy(provider, call.endpoint);
         ngx_log!(
             err,
             (*(*r).connection).log,

@@ -202,6 +202,7 @@ pub unsafe fn backchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider,
                     Ended::Failed(e) => return refuse(r, p, "temporarily_unavailable", &format!("the sessions cannot be ended: {e}")),
                     Ended::Done => {}
                 }
+                crate::metrics::logout(pidx, crate::metrics::LogoutKind::Backchannel);
                 // Section 2.8: 200, and the answer must not be cached.
                 return page::send_json(r, nginx_sys::NGX_HTTP_OK as usize, "{}");
             }
@@ -447,6 +448,7 @@ pub unsafe fn frontchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider
             }
         }
     }
+    crate::metrics::logout(pidx, crate::metrics::LogoutKind::Frontchannel);
     signed_out(r)
 }
 

@@ -29,6 +29,7 @@ use oidc_redis::StoreOp;
 use super::store_io::{self, Reply};
 use super::stored::{self, Load, Place, Saved};
 use super::{op_call, session, watchdog_ms};
+use crate::metrics::RefreshOutcome;
 use crate::bridge::{self, waiters, OpCall, Outcome, Work};
 use crate::cache::documents::{self, Doc};
 use crate::cache::session_local::Backing;
@@ -323,6 +324,7 @@ unsafe fn adopt(
     let text = core::str::from_utf8(grace).unwrap_or_default();
     match p.cipher.open(&grace_purpose(p), text).ok().and_then(|b| Session::decode(&b).ok()) {
         Some(renewed) => {
+            crate::metrics::session_renewed(pidx);
             if let Err(e) = session::write(r, p, &renewed, jar, now as u64) {
                 ngx_log!(err, (*(*r).connection).log, "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
             }
@@ -382,7 +384,7 @@ unsafe fn grant(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, session: 
         }
     };
     let req = token_exchange::refresh_request(refresh_token, None, creds);
-    let call = OpCall { post: true, url: endpoint.to_owned(), authorization: req.authorization, form: Some(req.body) };
+    let call = OpCall { post: true, url: endpoint.to_owned(), authorization: req.authorization, form: Some(req.body), endpoint: crate::metrics::Endpoint::Token };
     ctx.refreshing = true;
     // The session being renewed, for when the answer comes.
     ctx.loaded = ctx.loaded.take().map(|(_, b)| (session.clone(), b)).or(Some((session.clone(), Backing::Cookie)));
@@ -417,6 +419,7 @@ unsafe fn apply(
     let answer = match outcome {
         Outcome::Answered(Ok(a)) => a,
         Outcome::Answered(Err(e)) => {
+            crate::metrics::refresh_grant(pidx, RefreshOutcome::Unavailable);
             ngx_log!(warn, log, "auth_oidc: provider \"{}\": refresh_unavailable: {e}; keeping the session as it is", p.name);
             BACKOFF.with_borrow_mut(|b| b.insert(pidx, now + BACKOFF_SECS));
             release(pidx, p, rk, redis);
@@ -429,6 +432,8 @@ unsafe fn apply(
     };
     match token_exchange::parse_response(answer.status, &answer.body) {
         Ok(t) => {
+            crate::metrics::refresh_grant(pidx, RefreshOutcome::Renewed);
+            crate::metrics::session_renewed(pidx);
             let now_u = now as u64;
             session.access_expires_at = t.access_expires_at(now_u);
             session.access_token = Some(t.access_token);
@@ -476,6 +481,7 @@ unsafe fn apply(
             }
         }
         Err(TokenEndpointError::Refused { status, error, .. }) if error == "invalid_grant" => {
+            crate::metrics::refresh_grant(pidx, RefreshOutcome::Refused);
             ngx_log!(
                 warn,
                 log,
@@ -494,6 +500,7 @@ unsafe fn apply(
             Refreshed::Ended
         }
         Err(e) => {
+            crate::metrics::refresh_grant(pidx, RefreshOutcome::Unavailable);
             ngx_log!(warn, log, "auth_oidc: provider \"{}\": refresh_unavailable: {e}; keeping the session as it is", p.name);
             BACKOFF.with_borrow_mut(|b| b.insert(pidx, now + BACKOFF_SECS));
             release(pidx, p, rk, redis);

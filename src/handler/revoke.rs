@@ -43,7 +43,13 @@ fn send_next(pidx: usize, endpoint: String, mut tokens: Vec<(String, &'static st
         Err(e) => return failed(p, hint, &e),
     };
     let req = token_exchange::revocation_request(&token, hint, creds);
-    let call = OpCall { post: true, url: endpoint.clone(), authorization: req.authorization, form: Some(req.body) };
+    let call = OpCall {
+        post: true,
+        url: endpoint.clone(),
+        authorization: req.authorization,
+        form: Some(req.body),
+        endpoint: crate::metrics::Endpoint::Revocation,
+    };
     let submitted = bridge::submit(Work::Call { provider: pidx, call }, move |outcome: Outcome| {
         let Some(p) = bridge::main_conf().and_then(|m| m.providers.get(pidx)) else { return };
         match outcome {

@@ -18,6 +18,7 @@ use oidc_core::session_tags::TagKind;
 use oidc_redis::StoreOp;
 
 use super::store_io::{self, Reply};
+use crate::metrics::{SessionSource, StoreKind, StoreOp as MetricOp};
 use super::{identity_of, pass_session, refresh, refused, session};
 use crate::cache::session_local::{self, Backing};
 use crate::cache::zone_sessions::Validity;
@@ -73,6 +74,7 @@ fn current(pidx: usize, p: &Provider, backing: &Backing, now: i64) -> Option<Bac
             if zone.session_generation() == validity.generation {
                 return Some(backing.clone());
             }
+            crate::metrics::store_call(pidx, StoreKind::Zone, MetricOp::Check, true);
             zone.session_check(key, validity.version, now).map(|v| Backing::Zone { key: *key, validity: v })
         }
         Backing::Redis { epoch, checked_ms, .. } => {
@@ -111,6 +113,7 @@ pub unsafe fn access(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
                         session_local::confirm(pidx, sealed, b, 0);
                     }
                     ctx.identity = Some(identity);
+                    crate::metrics::session_served(pidx, SessionSource::WorkerCache);
                     return pass_session(r, lcf, p);
                 }
             }
@@ -166,6 +169,7 @@ pub unsafe fn access(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
     if let Some(ctx) = request_ctx(r) {
         ctx.identity = Some(identity);
     }
+    crate::metrics::session_served(pidx, SessionSource::FullOpen);
     pass_session(r, lcf, p)
 }
 
@@ -212,6 +216,7 @@ pub unsafe fn load(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sref: 
             let Some(zone) = store_io::zone_of(p) else { return Load::Return(store_io::unavailable(r, p, "no shared zone")) };
             // The generation before the read: a removal after it is noticed next time.
             let generation = zone.session_generation();
+            crate::metrics::store_call(pidx, StoreKind::Zone, MetricOp::Get, true);
             let Some(stored) = zone.session_get(key, now) else { return Load::Gone("session_ended") };
             let last_seen = if p.session_idle_timeout > 0 {
                 (stored.idle_until as u64).saturating_sub(p.session_idle_timeout)
@@ -261,7 +266,10 @@ pub unsafe fn load(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sref: 
 fn touch(pidx: usize, p: &Provider, b: &Backing, times: SessionTimes, now: u64) -> bool {
     let until = if p.session_idle_timeout == 0 { times.expires_at } else { times.expires_at.min(now + p.session_idle_timeout) };
     match b {
-        Backing::Zone { key, .. } => store_io::zone_of(p).is_some_and(|z| z.session_touch(key, until as i64, now as i64)),
+        Backing::Zone { key, .. } => {
+            crate::metrics::store_call(pidx, StoreKind::Zone, MetricOp::Touch, true);
+            store_io::zone_of(p).is_some_and(|z| z.session_touch(key, until as i64, now as i64))
+        }
         Backing::Redis { key, .. } => {
             store_io::redis_background(pidx, StoreOp::Expire { key: key.to_string(), ttl_ms: until.saturating_sub(now).max(1) * 1000 });
             true
@@ -290,7 +298,9 @@ pub unsafe fn save(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sref: 
             let Some(zone) = store_io::zone_of(p) else { return Saved::Failed("no shared zone".into()) };
             let generation = zone.session_generation();
             let tags = p.session_tags(session);
-            match zone.session_put(&key, &value, tags, session.expires_at as i64, idle_deadline(p, session, now) as i64, now as i64) {
+            let put = zone.session_put(&key, &value, tags, session.expires_at as i64, idle_deadline(p, session, now) as i64, now as i64);
+            crate::metrics::store_call(pidx, StoreKind::Zone, MetricOp::Put, put.is_some());
+            match put {
                 Some(version) => {
                     // Our own write bumped the generation when it replaced an entry: the
                     // copy we cache is the new version, so checking it costs one look.
@@ -326,6 +336,7 @@ pub unsafe fn save(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sref: 
 pub unsafe fn remove(_r: *mut ngx_http_request_t, pidx: usize, p: &Provider, place: &Place) {
     match place {
         Place::Zone(key) => {
+            crate::metrics::store_call(pidx, StoreKind::Zone, MetricOp::Remove, true);
             if let Some(z) = store_io::zone_of(p) {
                 z.session_remove(key);
             }
@@ -358,6 +369,7 @@ pub unsafe fn end(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sealed:
                 Load::Found(s, _) => Some(s),
                 _ => None,
             };
+            crate::metrics::store_call(pidx, StoreKind::Zone, MetricOp::Remove, true);
             if let Some(z) = store_io::zone_of(p) {
                 z.session_remove(key);
             }

@@ -75,6 +75,7 @@ unsafe fn redirect(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now: i
                 // An expired or unreadable session: drop it so the browser stops sending it.
                 let _ = session::clear(r, p, &session::jar(r));
             }
+            crate::metrics::login_redirect(pidx);
             login_redirect::start_login(r, p, &meta, now)
         }
     }
