@@ -1,0 +1,362 @@
+#!/usr/bin/perl
+# `session_store` against the Redis topologies other than a single server, each started
+# here by Test::Redis (real redis-server processes), with the real OP and two nginx
+# instances of 2 workers each (standing for two hosts behind a load balancer):
+#
+# - Sentinel (redis-sentinel://): a session made before a SENTINEL FAILOVER keeps working
+#   while requests keep coming during it and after it, on both hosts; a logout after the
+#   failover removes the session from the new master, and the copy of its cookie is
+#   refused on every worker of both hosts.
+# - Cluster (redis-cluster://, 3 masters): sessions whose keys spread over the masters
+#   each work on both hosts; a logout on one host refuses the copied cookie on every worker
+#   of the other within a second, and leaves the other sessions alone.
+# - TLS (rediss://): the provider's ssl_trusted_certificate is the trust anchor: with the
+#   CA that issued the server's certificate a login works, with another CA the store
+#   cannot be reached (503, session_store_unavailable), whatever else is the same.
+# - Outages: a cluster master or the TLS server stopped (SIGKILL) gives 503 with the log
+#   reason session_store_unavailable to requests that need it, never a pass, a login
+#   loop or a logout; once it is back, the same sessions work again.
+#
+# Every response carries the worker's PID (X-Worker), so "every worker" is checked, not
+# assumed; `listen ... reuseport` spreads the test's connections over both workers.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Test::OIDC;
+use Test::OIDC::Browser;
+use Test::Redis;
+use HTTP::Tiny;
+use POSIX ();
+use Time::HiRes qw(sleep time);
+
+plan skip_all => 'redis-server or redis-cli not installed'
+    if system('command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1');
+my ($tls, $no_tls_why) = Test::Redis::tls_support();
+
+my $t = Test::OIDC->new;
+my $port = $t->port;
+my @paths = ('/s/', '/c/', ($tls ? ('/t/', '/x/') : ()));
+$t->start_op(redirect_uris => [ map {"http://127.0.0.1:$port${_}callback"} @paths ])->start_upstream;
+
+my $r = Test::Redis->new(dir => $t->dir);
+my $aof = "appendonly yes\nappendfsync always\n";    # a stopped server comes back with its data
+$r->start_sentinel;
+$r->start_cluster(extra => $aof);
+$r->start_tls(extra => $aof) if $tls;
+
+# One provider per topology, each under its own path and cookie; two providers on the
+# TLS server differ only in the CA they trust.
+sub provider {
+    my ($name, $path, $store, $more) = @_;
+    return <<"EOF";
+    oidc_provider $name {
+        issuer         %%OP%%;
+        client_id      test-client;
+        client_secret  test-secret-0123456789abcdef0123456789;
+        session_secret 0123456789abcdef0123456789abcdef;
+        redirect_uri   ${path}callback;
+        logout_uri     ${path}logout;
+        cookie_name    \U$name\E;
+        session_store  $store;
+        timeout        2s;
+        $more
+    }
+EOF
+}
+my %store = (s => [ 'sent', $r->sentinel_url ], c => [ 'clus', $r->cluster_url ]);
+if ($tls) {
+    $store{t} = [ 'tls',    $r->tls_url, 'ssl_trusted_certificate ' . $r->tls_ca . ';' ];
+    $store{x} = [ 'tlsbad', $r->tls_url, 'ssl_trusted_certificate ' . $r->tls_other_ca . ';' ];
+}
+my $providers = join '', map { provider($store{$_}[0], "/$_/", $store{$_}[1], $store{$_}[2] // '') } sort keys %store;
+my $locations = join '', map { <<"EOF" } sort keys %store;
+        location /$_/ {
+            auth_oidc $store{$_}[0];
+            proxy_set_header X-User \$oidc_claim_sub;
+            proxy_pass http://%%UPSTREAM%%;
+        }
+EOF
+my $conf = <<"EOF";
+%%TEST_GLOBALS%%
+worker_processes 2;
+events {}
+http {
+$providers
+    server {
+        listen 127.0.0.1:%%PORT%% reuseport;
+        add_header X-Worker \$pid always;
+$locations
+    }
+}
+EOF
+$t->write_conf($conf)->start_nginx;
+my $t2 = Test::OIDC->new(op_port => $t->op_port, upstream_port => $t->{upstream_port});
+$t2->write_conf($conf)->start_nginx;
+my %host = (A => $t, B => $t2);
+
+### Helpers
+
+# One script request (a 401 rather than a login redirect when refused).
+sub hit {
+    my ($h, $path, $cookie) = @_;
+    my $t0 = time;
+    my $res = $h->get($path, { Cookie => $cookie, Accept => 'application/json', 'Sec-Fetch-Mode' => 'cors' });
+    my $j = $res->{status} == 200 ? Test::OIDC::Browser::json($res) : undef;
+    return {
+        status  => $res->{status},
+        user    => $j ? $j->{headers}{'x-user'} // '' : '',
+        worker  => $res->{headers}{'x-worker'} // '?',
+        upstream => $j ? 1 : 0,
+        cleared => scalar(grep {/=;|Max-Age=0/} Test::OIDC::set_cookies($res)),
+        secs    => time - $t0,
+    };
+}
+
+# Requests until both workers of the host answered (at most 60); every answer.
+sub on_both_workers {
+    my ($h, $path, $cookie) = @_;
+    my (%seen, @all);
+    for (1 .. 60) {
+        my $a = hit($h, $path, $cookie);
+        push @all, $a;
+        $seen{ $a->{worker} }++;
+        last if keys %seen >= 2;
+    }
+    return @all;
+}
+
+sub workers { my %w = map { $_->{worker} => 1 } @_; return scalar keys %w }
+sub summary { return join ' ', map {"$_->{worker}:$_->{status}:$_->{user}"} @_ }
+
+# The session is served, with its user, by both workers of a host.
+sub served {
+    my ($h, $path, $cookie, $user, $what) = @_;
+    my @a = on_both_workers($h, $path, $cookie);
+    ok(workers(@a) == 2 && !grep({ $_->{status} != 200 || $_->{user} ne $user } @a), $what)
+        or diag(summary(@a));
+}
+
+# Both workers of a host refuse the cookie (401, nothing reaches the upstream).
+sub refused {
+    my ($h, $path, $cookie, $what) = @_;
+    my @a = on_both_workers($h, $path, $cookie);
+    ok(workers(@a) == 2 && !grep({ $_->{status} != 401 || $_->{upstream} } @a), $what) or diag(summary(@a));
+}
+
+sub login {
+    my ($path, $user) = @_;
+    my $b = Test::OIDC::Browser->new($t);
+    my $page = $b->follow($b->login("${path}p", $user, "$user-password"));
+    my $j = Test::OIDC::Browser::json($page);
+    my ($name) = map { $store{$_}[0] } grep { "/$_/" eq $path } keys %store;
+    my $cookie = $b->session_cookies(uc $name)->{ uc $name };
+    return ($b, ($j ? $j->{headers}{'x-user'} // '' : "status $page->{status}"), $cookie ? uc($name) . "=$cookie" : '');
+}
+
+# The module's session keys a server holds ('cluster': all three masters).
+sub session_keys { my ($name) = @_; return grep {/^oidc:s:/} $r->store_keys($name) }
+
+### Sentinel: a failover while the session is in use
+
+{
+    my ($b, $user, $cookie) = login('/s/', 'alice');
+    is($user, 'alice', 'sentinel: alice logs in');
+    my @keys = session_keys('master');
+    is(scalar @keys, 1, 'sentinel: the session is on the master') or diag("@keys");
+    my $key = $keys[0] // 'none';
+    served($t,  '/s/p', $cookie, 'alice', 'sentinel: the session is used on both workers of host A');
+    served($t2, '/s/p', $cookie, 'alice', '... and of host B');
+
+    # Replication is asynchronous: a failover before the replica holds the write may
+    # lose it, as Redis allows. WAIT until the replica acknowledged it.
+    is($r->cli('master', 'WAIT', 1, 5000), '1', 'sentinel: the replica acknowledged the write');
+    ok(length $r->cli('replica', 'GET', $key), '... and holds the session');
+
+    # Requests keep coming during the failover, from another process, to both hosts.
+    my $log = $t->dir . '/during.log';
+    my $stop = $t->dir . '/during.stop';
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open my $out, '>', $log or POSIX::_exit(1);
+        $out->autoflush(1);
+        my $n = 0;
+        until (-e $stop) {
+            my $h = $n++ % 2 ? $t2 : $t;
+            my $a = hit($h, '/s/p', $cookie);
+            printf $out "%.3f %d %s %s %d %d\n", time, $a->{status}, $a->{user} || '-', $a->{worker}, $a->{upstream}, $a->{cleared};
+            sleep 0.02;
+        }
+        POSIX::_exit(0);
+    }
+    sleep 0.3;
+    my $old = $r->port('master');
+    my $failover_done;
+    my $new = eval { my $p = $r->failover; $failover_done = time; $p } // 0;
+    is($new, $r->port('replica'), 'sentinel: SENTINEL FAILOVER made the replica master') or diag($@);
+    sleep 2;
+    open my $fh, '>', $stop or die;
+    close $fh;
+    waitpid $pid, 0;
+    open $fh, '<', $log or die "$log: $!";
+    my @during = map { [split] } <$fh>;
+    close $fh;
+    my @bad = grep { !($_->[1] == 200 && $_->[2] eq 'alice') && $_->[1] != 503 } @during;
+    my @unauth = grep { $_->[4] && $_->[2] ne 'alice' } @during;
+    ok(@during >= 10, sprintf('sentinel: %d requests during the failover', scalar @during));
+    ok(!@bad && !@unauth, 'sentinel: during it, every answer is alice\'s page or a 503 (no 401, no logout, no pass)')
+        or diag(join "\n", map {"@$_"} @bad, @unauth);
+    ok(!grep({ $_->[5] } @during), '... and no answer clears the session cookie');
+    my @after = grep { $failover_done && $_->[0] > $failover_done + 0.5 } @during;
+    ok(@after && !grep({ $_->[1] != 200 } @after),
+        sprintf('sentinel: from 0.5 s after the failover on, every request is served (%d)', scalar @after))
+        or diag(join "\n", map {"@$_"} @after);
+    diag(sprintf('sentinel: %d of %d requests got 503 during the failover', scalar(grep { $_->[1] == 503 } @during), scalar @during));
+    served($t,  '/s/p', $cookie, 'alice', 'sentinel: after the failover the session works on both workers of host A');
+    served($t2, '/s/p', $cookie, 'alice', '... and of host B');
+
+    # Logout after the failover: the session leaves the new master, the copy is refused.
+    my $out = $b->get('/s/logout');
+    ok($out->{status} == 302 || $out->{status} == 200, "sentinel: logout after the failover ($out->{status})");
+    is($r->cli('replica', 'EXISTS', $key), '0', 'sentinel: the session is gone from the new master');
+    my $t0 = time;
+    my @a;
+    while (time - $t0 < 3) {
+        @a = (on_both_workers($t, '/s/p', $cookie), on_both_workers($t2, '/s/p', $cookie));
+        last unless grep { $_->{status} != 401 } @a;
+        sleep 0.05;
+    }
+    ok(!grep({ $_->{status} != 401 } @a), sprintf('sentinel: the copied cookie is refused after logout (%.2f s)', time - $t0))
+        or diag(summary(@a));
+    refused($t,  '/s/p', $cookie, '... on both workers of host A');
+    refused($t2, '/s/p', $cookie, '... and of host B');
+}
+
+### Cluster: sessions over three masters, two hosts
+
+my @sessions;    # [browser, user, cookie, key]
+{
+    my %before = map { $_ => 1 } session_keys('cluster');
+    my %node_of;
+    # Log in until the sessions sit on at least two masters (four at least).
+    for my $i (1 .. 10) {
+        my $u = $i % 2 ? 'alice' : 'bob';
+        my ($b, $user, $cookie) = login('/c/', $u);
+        my ($key) = grep { !$before{$_}++ } session_keys('cluster');
+        push @sessions, [ $b, $u, $cookie, $key // '', $user ];
+        for my $n (1 .. 3) { $node_of{$_} = $n for grep {/^oidc:s:/} $r->store_keys("cluster$n") }
+        my %masters = map { $node_of{ $_->[3] } // 0 => 1 } @sessions;
+        last if @sessions >= 4 && keys %masters >= 2;
+    }
+    is(join(',', map { $_->[4] } @sessions), join(',', map { $_->[1] } @sessions), 'cluster: every login works');
+    ok(!grep({ !$_->[3] } @sessions), 'cluster: each session has its key in the cluster');
+    my %masters = map { $node_of{ $_->[3] } // 0 => 1 } @sessions;
+    ok(keys %masters >= 2 && !$masters{0}, sprintf('cluster: %d sessions on %d masters', scalar @sessions, scalar keys %masters));
+    push @$_, $node_of{ $_->[3] } // 0 for @sessions;
+
+    for my $s (@sessions) {
+        served($_, '/c/p', $s->[2], $s->[1], "cluster: session of $s->[1] on master $s->[5]: served by both workers of host " . ($_ == $t ? 'A' : 'B'))
+            for $t, $t2;
+    }
+
+    # Logout of the first on host A: refused on every worker of host B within a second.
+    my ($b, $u, $cookie, $key) = @{ shift @sessions };
+    my $out = $b->get('/c/logout');
+    ok($out->{status} == 302 || $out->{status} == 200, "cluster: logout on host A ($out->{status})");
+    my $t0 = time;
+    my ($when, @a);
+    while (time - $t0 < 3) {
+        @a = on_both_workers($t2, '/c/p', $cookie);
+        if (!grep { $_->{status} != 401 } @a) { $when = time - $t0; last }
+        sleep 0.02;
+    }
+    ok(defined $when && $when <= 1.0, sprintf('cluster: host B refuses the logged-out cookie on both workers within 1 s (%.2f s)', $when // -1))
+        or diag(summary(@a));
+    refused($t, '/c/p', $cookie, 'cluster: host A refuses it on both workers too');
+    ok(!grep({ $_ eq $key } session_keys('cluster')), 'cluster: the session is gone from the cluster');
+    served($t2, '/c/p', $_->[2], $_->[1], "cluster: the session of $_->[1] on master $_->[5] is not touched by it") for @sessions;
+}
+
+### Outage: a cluster master stopped
+
+{
+    my $victim = $sessions[0];
+    my $node = "cluster$victim->[5]";
+    $r->stop($node);
+    sleep 1.2;    # past the untracked trust of the workers' copies
+    my @a = (on_both_workers($t, '/c/p', $victim->[2]), on_both_workers($t2, '/c/p', $victim->[2]));
+    ok(!grep({ $_->{status} != 503 } @a), "outage: $node stopped: its session gets 503 on every worker of both hosts")
+        or diag(summary(@a));
+    ok(!grep({ $_->{upstream} || $_->{cleared} } @a), '... nothing reaches the upstream, the cookie is kept');
+    ok(!grep({ $_->{secs} > 3.5 } @a), sprintf('... within the provider timeout (slowest %.2f s)', (sort { $b <=> $a } map { $_->{secs} } @a)[0]));
+    ok($t->wait_log(qr/session_store_unavailable/) && $t2->wait_log(qr/session_store_unavailable/),
+        '... logged as session_store_unavailable on both hosts');
+    # The other sessions: served or 503 (the cluster may mark itself down), never refused.
+    for my $s (@sessions[1 .. $#sessions]) {
+        my @o = on_both_workers($t, '/c/p', $s->[2]);
+        ok(!grep({ !($_->{status} == 200 && $_->{user} eq $s->[1]) && $_->{status} != 503 } @o),
+            "outage: the session on master $s->[5] is served or 503, nothing else") or diag(summary(@o));
+    }
+
+    $r->start($node);
+    my $back;
+    my $t0 = time;
+    while (time - $t0 < 20) {
+        $back = hit($t, '/c/p', $victim->[2]);
+        last if $back->{status} == 200;
+        sleep 0.2;
+    }
+    is($back->{user}, $victim->[1], sprintf('outage: %s back: its session works again (%.1f s)', $node, time - $t0));
+    for my $s (@sessions) {
+        served($_, '/c/p', $s->[2], $s->[1], "outage: after it, the session on master $s->[5] works on host " . ($_ == $t ? 'A' : 'B'))
+            for $t, $t2;
+    }
+}
+
+### TLS: rediss:// with ssl_trusted_certificate
+
+SKIP: {
+    skip "rediss:// not tested: $no_tls_why", 1 unless $tls;
+    my ($b, $user, $cookie) = login('/t/', 'bob');
+    is($user, 'bob', 'tls: a login with the session in the TLS server');
+    is(scalar(session_keys('tls')), 1, 'tls: the session is in it');
+    served($t2, '/t/p', $cookie, 'bob', 'tls: host B serves it on both workers');
+
+    # Another CA: the same server cannot be trusted, the login cannot store its session.
+    my $mark = length $t->error_log;
+    my $bad = Test::OIDC::Browser->new($t);
+    my $cb = $bad->login('/x/p', 'alice', 'alice-password');
+    is($cb->{status}, 503, 'tls: with another CA in ssl_trusted_certificate the callback answers 503');
+    ok(!%{ $bad->session_cookies('TLSBAD') }, '... and sets no session cookie');
+    my $log = substr($t->error_log, $mark);
+    like($log, qr/provider "tlsbad".*session_store_unavailable/, '... logged as session_store_unavailable');
+    unlike($log, qr/provider "tls".*session_store_unavailable/, '... for that provider only');
+    is(scalar(session_keys('tls')), 1, '... and nothing was stored');
+
+    # Outage of the TLS server, and its return.
+    $r->stop('tls');
+    sleep 1.2;
+    my @a = on_both_workers($t, '/t/p', $cookie);
+    ok(workers(@a) == 2 && !grep({ $_->{status} != 503 || $_->{upstream} || $_->{cleared} } @a),
+        'outage: the TLS server stopped: 503 on both workers, nothing passes, the cookie is kept') or diag(summary(@a));
+    $r->start('tls');
+    my $back;
+    my $t0 = time;
+    while (time - $t0 < 15) {
+        $back = hit($t, '/t/p', $cookie);
+        last if $back->{status} == 200;
+        sleep 0.2;
+    }
+    is($back->{user}, 'bob', sprintf('outage: the TLS server back: the session works again (%.1f s)', time - $t0));
+    served($t,  '/t/p', $cookie, 'bob', '... on both workers of host A');
+    served($t2, '/t/p', $cookie, 'bob', '... and of host B');
+
+    my $out = $b->get('/t/logout');
+    ok($out->{status} == 302 || $out->{status} == 200, "tls: logout ($out->{status})");
+    refused($t2, '/t/p', $cookie, 'tls: the copied cookie is refused on host B afterwards');
+}
+
+$t2->finish(more => 1);
+$t->finish;
