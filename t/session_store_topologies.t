@@ -3,9 +3,10 @@
 # here by Test::Redis (real redis-server processes), with the real OP and two nginx
 # instances of 2 workers each (standing for two hosts behind a load balancer):
 #
-# - Sentinel (redis-sentinel://): a session made before a SENTINEL FAILOVER keeps working
-#   while requests keep coming during it and after it, on both hosts; a logout after the
-#   failover removes the session from the new master, and the copy of its cookie is
+# - Sentinel (redis-sentinel://): a session keeps working while requests keep coming
+#   during two failovers, on both hosts: the master crashes (SIGKILL) and the sentinel
+#   promotes the replica; then, the old master back as a replica, SENTINEL FAILOVER. A
+#   logout after them removes the session from the master, and the copy of its cookie is
 #   refused on every worker of both hosts.
 # - Cluster (redis-cluster://, 3 masters): sessions whose keys spread over the masters
 #   each work on both hosts; a logout on one host refuses the copied cookie on every worker
@@ -159,7 +160,64 @@ sub login {
 # The module's session keys a server holds ('cluster': all three masters).
 sub session_keys { my ($name) = @_; return grep {/^oidc:s:/} $r->store_keys($name) }
 
-### Sentinel: a failover while the session is in use
+### Sentinel: failovers while the session is in use
+
+# Requests with a cookie from another process, alternately to both hosts, while $action
+# runs in this one and for $linger seconds after it; returns each answer as [time,
+# status, user, worker, reached the upstream, cleared the cookie] and when $action ended.
+sub during {
+    my ($path, $cookie, $linger, $action) = @_;
+    my $log = $t->dir . '/during.log';
+    my $stop = $t->dir . '/during.stop';
+    unlink $log, $stop;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open my $out, '>', $log or POSIX::_exit(1);
+        $out->autoflush(1);
+        my $n = 0;
+        until (-e $stop) {
+            my $a = hit($n++ % 2 ? $t2 : $t, $path, $cookie);
+            printf $out "%.3f %d %s %s %d %d\n", time, $a->{status}, $a->{user} || '-', $a->{worker}, $a->{upstream},
+                $a->{cleared};
+            sleep 0.02;
+        }
+        POSIX::_exit(0);
+    }
+    sleep 0.3;
+    my $ok = eval { $action->(); 1 };
+    my ($err, $done) = ($@, time);
+    sleep $linger;
+    open my $fh, '>', $stop or die;
+    close $fh;
+    waitpid $pid, 0;
+    die $err unless $ok;
+    open $fh, '<', $log or die "$log: $!";
+    my @rows = map { [split] } <$fh>;
+    return ($done, @rows);
+}
+
+# The answers of `during`: only the user's page or a 503, never a refusal or a pass;
+# from $settle seconds after the action on, only the user's page.
+sub check_during {
+    my ($what, $user, $settle, $done, @rows) = @_;
+    my @bad = grep { !($_->[1] == 200 && $_->[2] eq $user) && $_->[1] != 503 } @rows;
+    my @unauth = grep { $_->[4] && $_->[2] ne $user } @rows;
+    ok(@rows >= 10, sprintf('%s: %d requests during it', $what, scalar @rows));
+    ok(!@bad && !@unauth, "$what: during it, every answer is $user\'s page or a 503 (no 401, no logout, no pass)")
+        or diag(join "\n", map {"@$_"} @bad, @unauth);
+    ok(!grep({ $_->[5] } @rows), '... and no answer clears the session cookie');
+    my @after = grep { $_->[0] > $done + $settle } @rows;
+    ok(@after && !grep({ $_->[1] != 200 } @after),
+        sprintf('%s: from %.1f s after it on, every request is served (%d)', $what, $settle, scalar @after))
+        or diag(join "\n", map {"@$_"} @after);
+    diag(sprintf('%s: %d of %d requests got 503', $what, scalar(grep { $_->[1] == 503 } @rows), scalar @rows));
+}
+
+# The Sentinel set's servers by their role now: (master's name, replica's name).
+sub roles {
+    my $mp = $r->master_port // 0;
+    return $mp == $r->port('master') ? qw(master replica) : qw(replica master);
+}
 
 note(sprintf 'sentinel at %.1f s', time - $^T);
 
@@ -177,53 +235,45 @@ note(sprintf 'sentinel at %.1f s', time - $^T);
     is($r->cli('master', 'WAIT', 1, 5000), '1', 'sentinel: the replica acknowledged the write');
     ok(length $r->cli('replica', 'GET', $key), '... and holds the session');
 
-    # Requests keep coming during the failover, from another process, to both hosts.
-    my $log = $t->dir . '/during.log';
-    my $stop = $t->dir . '/during.stop';
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open my $out, '>', $log or POSIX::_exit(1);
-        $out->autoflush(1);
-        my $n = 0;
-        until (-e $stop) {
-            my $h = $n++ % 2 ? $t2 : $t;
-            my $a = hit($h, '/s/p', $cookie);
-            printf $out "%.3f %d %s %s %d %d\n", time, $a->{status}, $a->{user} || '-', $a->{worker}, $a->{upstream}, $a->{cleared};
-            sleep 0.02;
-        }
-        POSIX::_exit(0);
-    }
-    sleep 0.3;
-    my $old = $r->port('master');
-    my $failover_done;
-    my $new = eval { my $p = $r->failover; $failover_done = time; $p } // 0;
-    is($new, $r->port('replica'), 'sentinel: SENTINEL FAILOVER made the replica master') or diag($@);
-    sleep 2;
-    open my $fh, '>', $stop or die;
-    close $fh;
-    waitpid $pid, 0;
-    open $fh, '<', $log or die "$log: $!";
-    my @during = map { [split] } <$fh>;
-    close $fh;
-    my @bad = grep { !($_->[1] == 200 && $_->[2] eq 'alice') && $_->[1] != 503 } @during;
-    my @unauth = grep { $_->[4] && $_->[2] ne 'alice' } @during;
-    ok(@during >= 10, sprintf('sentinel: %d requests during the failover', scalar @during));
-    ok(!@bad && !@unauth, 'sentinel: during it, every answer is alice\'s page or a 503 (no 401, no logout, no pass)')
-        or diag(join "\n", map {"@$_"} @bad, @unauth);
-    ok(!grep({ $_->[5] } @during), '... and no answer clears the session cookie');
-    my @after = grep { $failover_done && $_->[0] > $failover_done + 0.5 } @during;
-    ok(@after && !grep({ $_->[1] != 200 } @after),
-        sprintf('sentinel: from 0.5 s after the failover on, every request is served (%d)', scalar @after))
-        or diag(join "\n", map {"@$_"} @after);
-    diag(sprintf('sentinel: %d of %d requests got 503 during the failover', scalar(grep { $_->[1] == 503 } @during), scalar @during));
-    served($t,  '/s/p', $cookie, 'alice', 'sentinel: after the failover the session works on both workers of host A');
+    # 1. The master crashes (SIGKILL): the sentinel promotes the replica by itself.
+    my ($done, @rows) = during('/s/p', $cookie, 3.5, sub {
+        $r->stop('master');
+        my $t0 = time;
+        sleep 0.05 until $r->master_port == $r->port('replica') || time - $t0 > 20;
+        die "the sentinel did not promote the replica\n" unless $r->master_port == $r->port('replica');
+    });
+    is($r->master_port, $r->port('replica'), 'sentinel: the master crashed, the sentinel promoted the replica');
+    check_during('sentinel, master crashed', 'alice', 3, $done, @rows);
+    served($t,  '/s/p', $cookie, 'alice', 'sentinel: after it the session works on both workers of host A');
     served($t2, '/s/p', $cookie, 'alice', '... and of host B');
 
-    # Logout after the failover: the session leaves the new master, the copy is refused.
-    my $out = $b->get('/s/logout');
-    ok($out->{status} == 302 || $out->{status} == 200, "sentinel: logout after the failover ($out->{status})");
-    is($r->cli('replica', 'EXISTS', $key), '0', 'sentinel: the session is gone from the new master');
+    # The crashed server comes back (empty) as a replica of the new master (what the
+    # sentinel does too, at its next look, up to 10 s later); once it holds the session
+    # again, the other failover.
+    $r->start('master');
+    $r->cli('master', 'REPLICAOF', '127.0.0.1', $r->port('replica'));
     my $t0 = time;
+    sleep 0.1 until $r->cli('master', 'INFO', 'replication') =~ /master_link_status:up/ || time - $t0 > 30;
+    like($r->cli('master', 'INFO', 'replication'), qr/role:slave/, 'sentinel: the old master came back as a replica');
+    $r->wait_promotable;
+    note(sprintf 'replica in sync and promotable after %.1f s', time - $t0);
+    is($r->cli('replica', 'WAIT', 1, 5000), '1', '... acknowledged the new master\'s writes');
+    ok(length $r->cli('master', 'GET', $key), '... and holds the session');
+
+    # 2. SENTINEL FAILOVER (a planned switch: the old master is demoted alive).
+    my $new;
+    ($done, @rows) = during('/s/p', $cookie, 2, sub { $new = $r->failover });
+    is($new, $r->port('master'), 'sentinel: SENTINEL FAILOVER made the first server master again');
+    check_during('sentinel, SENTINEL FAILOVER', 'alice', 0.5, $done, @rows);
+    served($t,  '/s/p', $cookie, 'alice', 'sentinel: after it the session works on both workers of host A');
+    served($t2, '/s/p', $cookie, 'alice', '... and of host B');
+
+    # Logout after the failovers: the session leaves the master, the copy is refused.
+    my ($m) = roles();
+    my $out = $b->get('/s/logout');
+    ok($out->{status} == 302 || $out->{status} == 200, "sentinel: logout after the failovers ($out->{status})");
+    is($r->cli($m, 'EXISTS', $key), '0', "sentinel: the session is gone from the master ($m)");
+    $t0 = time;
     my @a;
     while (time - $t0 < 3) {
         @a = (on_both_workers($t, '/s/p', $cookie), on_both_workers($t2, '/s/p', $cookie));

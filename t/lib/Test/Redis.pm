@@ -83,8 +83,10 @@ sub start_sentinel {
     my ($self) = @_;
     my ($mp, $rp, $sp) = (free_port(), free_port(), free_port());
     ($rp, $sp) = (free_port(), free_port()) while $rp == $mp || $sp == $mp || $sp == $rp;
+    # Diskless sync without the default 5 s wait for more replicas.
     $self->_add('master', $mp, "repl-diskless-sync-delay 0\n");
-    $self->_add('replica', $rp, "replicaof 127.0.0.1 $mp\n");
+    # The replica too: once a failover made it master, its replicas sync at once.
+    $self->_add('replica', $rp, "replicaof 127.0.0.1 $mp\nrepl-diskless-sync-delay 0\n");
     $self->_wait("the replica to sync", sub { $self->cli('replica', 'INFO', 'replication') =~ /master_link_status:up/ });
     $self->_add('sentinel', $sp, <<"EOF", sentinel => 1);
 sentinel monitor mymaster 127.0.0.1 $mp 1
@@ -110,6 +112,26 @@ sub master_port {
     my ($self) = @_;
     my @r = split /\n/, $self->cli('sentinel', 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster');
     return $r[1];
+}
+
+# Waits until the sentinel would promote the server that is not master now (a replica
+# of it in sync, as the sentinel last saw it): after a crashed master came back, the
+# sentinel's view lags by up to its 10 s INFO period.
+sub wait_promotable {
+    my ($self) = @_;
+    $self->_wait("the sentinel to see a promotable replica", sub {
+        my $mp = $self->master_port or return 0;
+        my ($other) = grep { $self->{servers}{$_}{port} != $mp } qw(master replica);
+        my $port = $self->port($other);
+        for my $rep (split /\n(?=name\n)/, $self->cli('sentinel', 'SENTINEL', 'REPLICAS', 'mymaster')) {
+            my %f = split /\n/, $rep;
+            next unless ($f{port} // 0) == $port;
+            return $f{flags} eq 'slave' && ($f{'role-reported'} // '') eq 'slave'
+                && ($f{'master-link-status'} // '') eq 'ok';
+        }
+        return 0;
+    }, 20);
+    return $self;
 }
 
 # SENTINEL FAILOVER; returns once the sentinel names the other server and it is a master.
