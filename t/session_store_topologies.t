@@ -3,7 +3,7 @@
 # here by Test::Redis (real redis-server processes), with the real OP and two nginx
 # instances of 2 workers each (standing for two hosts behind a load balancer):
 #
-# - Sentinel (redis-sentinel://): a session keeps working while requests keep coming
+# - Sentinel (redis-sentinel://, the first sentinel named down): a session keeps working while requests keep coming
 #   during two failovers, on both hosts: the master crashes (SIGKILL) and the sentinel
 #   promotes the replica; then, the old master back as a replica, SENTINEL FAILOVER. A
 #   logout after them removes the session from the master, and the copy of its cookie is
@@ -66,8 +66,12 @@ sub provider {
     }
 EOF
 }
+# The Sentinel URL names two sentinels, the first of which is down (a sentinel host
+# lost): the store must find the master through the other.
+my $dead = Test::Redis::free_port();
+(my $sentinel_url = $r->sentinel_url) =~ s{\@}{\@127.0.0.1:$dead,};
 # A timeout of 1 s bounds what an outage costs each request (and this test's run time).
-my %store = (s => [ 'sent', $r->sentinel_url, 'timeout 2s;' ], c => [ 'clus', $r->cluster_url, 'timeout 1s;' ]);
+my %store = (s => [ 'sent', $sentinel_url, 'timeout 2s;' ], c => [ 'clus', $r->cluster_url, 'timeout 1s;' ]);
 if ($tls) {
     $store{t} = [ 'tls',    $r->tls_url, 'timeout 1s; ssl_trusted_certificate ' . $r->tls_ca . ';' ];
     $store{x} = [ 'tlsbad', $r->tls_url, 'timeout 1s; ssl_trusted_certificate ' . $r->tls_other_ca . ';' ];
