@@ -3,11 +3,11 @@
 # here by Test::Redis (real redis-server processes), with the real OP and two nginx
 # instances of 2 workers each (standing for two hosts behind a load balancer):
 #
-# - Sentinel (redis-sentinel://, the first sentinel named down): a session keeps working while requests keep coming
-#   during two failovers, on both hosts: the master crashes (SIGKILL) and the sentinel
-#   promotes the replica; then, the old master back as a replica, SENTINEL FAILOVER. A
-#   logout after them removes the session from the master, and the copy of its cookie is
-#   refused on every worker of both hosts.
+# - Sentinel (redis-sentinel://, the first sentinel it names down): a session keeps
+#   working while requests keep coming during two failovers, on both hosts: the master
+#   crashes (SIGKILL) and the sentinel promotes the replica; then, the old master back as
+#   a replica, SENTINEL FAILOVER. A logout after them removes the session from the
+#   master, and the copy of its cookie is refused on every worker of both hosts.
 # - Cluster (redis-cluster://, 3 masters): sessions whose keys spread over the masters
 #   each work on both hosts; a logout on one host refuses the copied cookie on every worker
 #   of the other within a second, and leaves the other sessions alone.
@@ -29,7 +29,6 @@ use Test::More;
 use Test::OIDC;
 use Test::OIDC::Browser;
 use Test::Redis;
-use HTTP::Tiny;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
@@ -100,7 +99,6 @@ EOF
 $t->write_conf($conf)->start_nginx;
 my $t2 = Test::OIDC->new(op_port => $t->op_port, upstream_port => $t->{upstream_port});
 $t2->write_conf($conf)->start_nginx;
-my %host = (A => $t, B => $t2);
 
 ### Helpers
 
@@ -111,12 +109,12 @@ sub hit {
     my $res = $h->get($path, { Cookie => $cookie, Accept => 'application/json', 'Sec-Fetch-Mode' => 'cors' });
     my $j = $res->{status} == 200 ? Test::OIDC::Browser::json($res) : undef;
     return {
-        status  => $res->{status},
-        user    => $j ? $j->{headers}{'x-user'} // '' : '',
-        worker  => $res->{headers}{'x-worker'} // '?',
-        upstream => $j ? 1 : 0,
-        cleared => scalar(grep {/=;|Max-Age=0/} Test::OIDC::set_cookies($res)),
-        secs    => time - $t0,
+        status   => $res->{status},
+        user     => $j ? $j->{headers}{'x-user'} // '' : '',
+        worker   => $res->{headers}{'x-worker'} // '?',
+        upstream => $j ? 1 : 0,                                   # the echo upstream answered
+        cleared  => scalar(grep {/=;|Max-Age=0/} Test::OIDC::set_cookies($res)),    # a cookie deleted
+        secs     => time - $t0,
     };
 }
 
@@ -125,9 +123,9 @@ sub on_both_workers {
     my ($h, $path, $cookie) = @_;
     my (%seen, @all);
     for (1 .. 60) {
-        my $a = hit($h, $path, $cookie);
-        push @all, $a;
-        $seen{ $a->{worker} }++;
+        my $ans = hit($h, $path, $cookie);
+        push @all, $ans;
+        $seen{ $ans->{worker} }++;
         last if keys %seen >= 2;
     }
     return @all;
@@ -164,6 +162,8 @@ sub recovered {
     return undef;
 }
 
+# A login through the real OP on host A; (browser, the user the upstream was told, the
+# Cookie header of the session, '' without one).
 sub login {
     my ($path, $user) = @_;
     my $b = Test::OIDC::Browser->new($t);
@@ -193,9 +193,9 @@ sub during {
         $out->autoflush(1);
         my $n = 0;
         until (-e $stop) {
-            my $a = hit($n++ % 2 ? $t2 : $t, $path, $cookie);
-            printf $out "%.3f %d %s %s %d %d\n", time, $a->{status}, $a->{user} || '-', $a->{worker}, $a->{upstream},
-                $a->{cleared};
+            my $ans = hit($n++ % 2 ? $t2 : $t, $path, $cookie);
+            printf $out "%.3f %d %s %s %d %d\n", time, $ans->{status}, $ans->{user} || '-', $ans->{worker},
+                $ans->{upstream}, $ans->{cleared};
             sleep 0.02;
         }
         POSIX::_exit(0);
@@ -307,7 +307,7 @@ note(sprintf 'sentinel at %.1f s', time - $^T);
 
 note(sprintf 'cluster at %.1f s', time - $^T);
 
-my @sessions;    # [browser, user, cookie, key]
+my @sessions;    # [browser, user, Cookie header, store key, user the upstream saw, master 1-3]
 {
     my %before = map { $_ => 1 } session_keys('cluster');
     my %node_of;
@@ -423,6 +423,7 @@ SKIP: {
     my @a = on_both_workers($t, '/t/p', $cookie);
     ok(workers(@a) == 2 && !grep({ $_->{status} != 503 || $_->{upstream} || $_->{cleared} } @a),
         'outage: the TLS server stopped: 503 on both workers, nothing passes, the cookie is kept') or diag(summary(@a));
+    ok($t->wait_log(qr/provider "tls": session_store_unavailable/), '... logged as session_store_unavailable');
     $r->start('tls');
     my $took = recovered('/t/p', $cookie, 'bob', 15);
     ok(defined $took, sprintf('outage: the TLS server back: the session works again on every worker of both hosts (%.1f s)', $took // -1));
