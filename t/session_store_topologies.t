@@ -10,7 +10,8 @@
 #   master, and the copy of its cookie is refused on every worker of both hosts.
 # - Cluster (redis-cluster://, 3 masters): sessions whose keys spread over the masters
 #   each work on both hosts; a logout on one host refuses the copied cookie on every worker
-#   of the other within a second, and leaves the other sessions alone.
+#   of the other within a second, and leaves the other sessions alone. A session whose
+#   slot moves to another master is read there, and its logout is seen everywhere.
 # - TLS (rediss://): the provider's ssl_trusted_certificate is the trust anchor: with the
 #   CA that issued the server's certificate a login works, with another CA the store
 #   cannot be reached (503, session_store_unavailable), whatever else is the same.
@@ -358,6 +359,47 @@ my @sessions;    # [browser, user, Cookie header, store key, user the upstream s
         ok(!grep({ $_ eq $key } session_keys('cluster')), '... the session is gone from the cluster');
     }
     served($t2, '/c/p', $_->[2], $_->[1], "cluster: the session of $_->[1] on master $_->[5] is not touched by them") for @sessions;
+}
+
+### Cluster: a session's slot moves to another master (resharding)
+
+note(sprintf 'resharding at %.1f s', time - $^T);
+
+{
+    my $s = pop @sessions;
+    my ($b, $u, $cookie, $key, undef, $from) = @$s;
+    my $to = $from % 3 + 1;
+    my %id = map { $_ => (split ' ', $r->cli("cluster$_", 'CLUSTER', 'MYID'))[0] } 1 .. 3;
+    my $slot = $r->cli('cluster1', 'CLUSTER', 'KEYSLOT', $key);
+    # The moves redis-cli --cluster reshard makes, for one slot.
+    $r->cli("cluster$to", 'CLUSTER', 'SETSLOT', $slot, 'IMPORTING', $id{$from});
+    $r->cli("cluster$from", 'CLUSTER', 'SETSLOT', $slot, 'MIGRATING', $id{$to});
+    my $moved = $r->cli("cluster$from", 'MIGRATE', '127.0.0.1', $r->port("cluster$to"), '', 0, 5000,
+        'AUTH', Test::Redis->password, 'KEYS', $key);
+    $r->cli("cluster$_", 'CLUSTER', 'SETSLOT', $slot, 'NODE', $id{$to}) for $to, $from, grep { $_ != $to && $_ != $from } 1 .. 3;
+    is($moved, 'OK', "resharding: the slot of $u\'s session moved from master $from to master $to");
+    ok(length $r->cli("cluster$to", 'GET', $key), '... which holds the session now');
+    # MIGRATE deleted the key at its old master: tracking dropped the workers' copies,
+    # so they read the session again, from its new master.
+    my $gets = sub { ($r->cli("cluster$to", 'INFO', 'commandstats') =~ /^cmdstat_get:calls=(\d+)/m)[0] // 0 };
+    my $before = $gets->();
+    served($_, '/c/p', $cookie, $u, 'resharding: the session still works on both workers of host ' . ($_ == $t ? 'A' : 'B'))
+        for $t, $t2;
+    cmp_ok($gets->(), '>', $before, "... read from master $to");
+
+    my $out = $b->get('/c/logout');
+    ok($out->{status} == 302 || $out->{status} == 200, "resharding: logout on host A ($out->{status})");
+    is($r->cli("cluster$to", 'EXISTS', $key), '0', "... removes the session from master $to");
+    my $t0 = time;
+    my ($when, @a);
+    while (time - $t0 < 3) {
+        @a = on_both_workers($t2, '/c/p', $cookie);
+        if (!grep { $_->{status} != 401 } @a) { $when = time - $t0; last }
+        sleep 0.02;
+    }
+    ok(defined $when && $when <= 1.0,
+        sprintf('... host B refuses the copied cookie on both workers within 1 s (%.2f s)', $when // -1))
+        or diag(summary(@a));
 }
 
 ### Outage: a cluster master stopped
