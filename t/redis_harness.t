@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # The Redis harness itself (t/lib/Test/Redis.pm): each topology starts on free ports with
 # the password, answers redis-cli, and stops; stop/start, pause/resume and a Sentinel
-# failover work. The session-store suites build on it.
+# failover work; a TLS server trusts only its CA. The session-store suites build on it.
 
 use strict;
 use warnings;
@@ -54,7 +54,23 @@ is_deeply([ $r->store_keys('cluster') ], [ map {"oidc:c$_"} 1 .. 6 ], 'store_key
 my @holding = grep { $r->cli("cluster$_", 'DBSIZE') > 0 } 1 .. 3;
 cmp_ok(scalar @holding, '>=', 2, 'keys spread over the masters');
 
-my @pids = map { $r->pid($_) } qw(standalone master replica sentinel cluster1 cluster2 cluster3);
+my @names = qw(standalone master replica sentinel cluster1 cluster2 cluster3);
+SKIP: {
+    my ($tls, $why) = Test::Redis::tls_support();
+    skip "TLS: $why", 4 unless $tls;
+    $r->start_tls;
+    push @names, 'tls';
+    like($r->tls_url, qr{^rediss://:\Q$pw\E\@127\.0\.0\.1:\d+$}, 'TLS URL');
+    is($r->cli('tls', 'SET', 'oidc:t', '1'), 'OK', 'TLS SET (redis-cli over TLS, trusting tls_ca)');
+    my $tp = $r->port('tls');
+    my $plain = `redis-cli -h 127.0.0.1 -p $tp -a $pw --no-auth-warning PING 2>&1`;
+    isnt($plain, "PONG\n", 'no plain text on the TLS port');
+    my $other = $r->tls_other_ca;
+    my $wrong = `redis-cli --tls --cacert '$other' -h 127.0.0.1 -p $tp -a $pw --no-auth-warning PING 2>&1`;
+    like($wrong, qr/certificate|SSL|TLS/i, 'tls_other_ca does not trust the server');
+}
+
+my @pids = map { $r->pid($_) } @names;
 $r->cleanup;
 ok(!(grep { kill 0, $_ } @pids), 'cleanup stops every server');
 

@@ -95,8 +95,17 @@ impl RedisStore {
         let name = op.name();
         match tokio::time::timeout(self.timeout, self.exec(op)).await {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(e)) => Err(format!("redis {name}: {}", describe(&e))),
-            Err(_) => Err(format!("redis {name}: no answer within {} ms", self.timeout.as_millis())),
+            Ok(Err(e)) => Err(self.with_cause(format!("redis {name}: {}", describe(&e)))),
+            Err(_) => Err(self.with_cause(format!("redis {name}: no answer within {} ms", self.timeout.as_millis()))),
+        }
+    }
+
+    /// A command that failed while the connection is down (it usually just times out,
+    /// queued for a reconnection) also says why the connection failed.
+    fn with_cause(&self, msg: String) -> String {
+        match self.health.last_error() {
+            Some(cause) if !self.health.tracking_live() => format!("{msg} (connection: {cause})"),
+            _ => msg,
         }
     }
 

@@ -89,7 +89,12 @@ impl Tracker {
             let step = tokio::select! {
                 biased;
                 m = ev.invalidations.recv() => self.invalidation(m),
-                e = ev.errors.recv() => self.lost(e.map(|_| ()), &mut armed, &mut next_arm),
+                e = ev.errors.recv() => {
+                    if let Ok((err, _)) = &e {
+                        self.health.connection_error(err.to_string());
+                    }
+                    self.lost(e.map(|_| ()), &mut armed, &mut next_arm)
+                }
                 r = ev.reconnects.recv() => self.lost(r.map(|_| ()), &mut armed, &mut next_arm),
                 c = ev.cluster_changes.recv() => self.lost(c.map(|_| ()), &mut armed, &mut next_arm),
                 _ = sleep_until(next_arm), if !armed => {

@@ -106,6 +106,9 @@ async fn database_index_and_bad_password() {
     assert!(t0.elapsed() < Duration::from_millis(900), "bounded: {:?}", t0.elapsed());
     assert!(!e.contains("s3cr3t"), "{e}");
     assert!(!bad.health().tracking_live());
+    // Once a connection attempt has failed, the error says why, still without the password.
+    let e = get(&bad, "oidc:db").await.unwrap_err();
+    assert!(e.contains("WRONGPASS") && !e.contains("s3cr3t"), "{e}");
 }
 
 #[tokio::test]

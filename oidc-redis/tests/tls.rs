@@ -88,6 +88,10 @@ async fn rediss_with_a_private_ca() {
     let t0 = Instant::now();
     assert!(get(&bad, "oidc:tls").await.is_err());
     assert!(t0.elapsed() < Duration::from_millis(1300), "{:?}", t0.elapsed());
+    // Once a connection attempt has failed, errors say why (the certificate), not only
+    // that no answer came.
+    let e = get(&bad, "oidc:tls").await.err().expect("refused");
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
     assert!(!bad.health().tracking_live());
 
     // Plain redis:// to a TLS port gets no answer either.

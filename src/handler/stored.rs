@@ -426,8 +426,9 @@ pub unsafe fn create(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sess
         Some(x) => {
             match store_io::take_reply(r) {
                 Some(Reply::Done) | Some(Reply::Flag(true)) => {}
-                Some(Reply::Failed(e)) => return Created::Failed(format!("session_store_unavailable: {e}")),
-                _ => return Created::Failed("session_store_unavailable: no answer from the store".into()),
+                // The caller logs the reason (session_store_unavailable) before this.
+                Some(Reply::Failed(e)) => return Created::Failed(e),
+                _ => return Created::Failed("no answer from the store".into()),
             }
             x
         }

@@ -8,6 +8,7 @@ package Test::Redis;
 #   $r->start_standalone;   $r->url            # redis://:PW@127.0.0.1:PORT
 #   $r->start_sentinel;     $r->sentinel_url   # master, replica, sentinel (mymaster)
 #   $r->start_cluster;      $r->cluster_url    # 3 masters, redis-cli --cluster create
+#   $r->start_tls;          $r->tls_url        # rediss://, certificate of a CA made here
 #   $r->cli('standalone', 'GET', 'k');         # redis-cli against a server, by name
 #   $r->stop('standalone'); $r->start('standalone');   # same port, same config
 #   $r->pause('master');    $r->resume('master');      # SIGSTOP / SIGCONT
@@ -15,7 +16,7 @@ package Test::Redis;
 #   my %kv = $r->dump_store('standalone');     # every key and value (cluster: all nodes)
 #   my @k = $r->store_keys('cluster');         # the key names, sorted
 #
-# Server names: standalone; master, replica, sentinel; cluster1, cluster2, cluster3.
+# Server names: standalone; master, replica, sentinel; cluster1, cluster2, cluster3; tls.
 
 use strict;
 use warnings;
@@ -82,8 +83,10 @@ sub start_sentinel {
     my ($self) = @_;
     my ($mp, $rp, $sp) = (free_port(), free_port(), free_port());
     ($rp, $sp) = (free_port(), free_port()) while $rp == $mp || $sp == $mp || $sp == $rp;
+    # Diskless sync without the default 5 s wait for more replicas.
     $self->_add('master', $mp, "repl-diskless-sync-delay 0\n");
-    $self->_add('replica', $rp, "replicaof 127.0.0.1 $mp\n");
+    # The replica too: once a failover made it master, its replicas sync at once.
+    $self->_add('replica', $rp, "replicaof 127.0.0.1 $mp\nrepl-diskless-sync-delay 0\n");
     $self->_wait("the replica to sync", sub { $self->cli('replica', 'INFO', 'replication') =~ /master_link_status:up/ });
     $self->_add('sentinel', $sp, <<"EOF", sentinel => 1);
 sentinel monitor mymaster 127.0.0.1 $mp 1
@@ -111,6 +114,26 @@ sub master_port {
     return $r[1];
 }
 
+# Waits until the sentinel would promote the server that is not master now (a replica
+# of it in sync, as the sentinel last saw it): after a crashed master came back, the
+# sentinel's view lags by up to its 10 s INFO period.
+sub wait_promotable {
+    my ($self) = @_;
+    $self->_wait("the sentinel to see a promotable replica", sub {
+        my $mp = $self->master_port or return 0;
+        my ($other) = grep { $self->{servers}{$_}{port} != $mp } qw(master replica);
+        my $port = $self->port($other);
+        for my $rep (split /\n(?=name\n)/, $self->cli('sentinel', 'SENTINEL', 'REPLICAS', 'mymaster')) {
+            my %f = split /\n/, $rep;
+            next unless ($f{port} // 0) == $port;
+            return $f{flags} eq 'slave' && ($f{'role-reported'} // '') eq 'slave'
+                && ($f{'master-link-status'} // '') eq 'ok';
+        }
+        return 0;
+    }, 20);
+    return $self;
+}
+
 # SENTINEL FAILOVER; returns once the sentinel names the other server and it is a master.
 sub failover {
     my ($self) = @_;
@@ -127,7 +150,7 @@ sub failover {
 }
 
 sub start_cluster {
-    my ($self) = @_;
+    my ($self, %opts) = @_;
     my %seen;
     my @ports;
     while (@ports < 3) {
@@ -137,7 +160,7 @@ sub start_cluster {
     for my $i (1 .. 3) {
         my $p = $ports[ $i - 1 ];
         $self->_add("cluster$i", $p,
-            "cluster-enabled yes\ncluster-config-file nodes-$p.conf\ncluster-node-timeout 2000\n");
+            "cluster-enabled yes\ncluster-config-file nodes-$p.conf\ncluster-node-timeout 2000\n" . ($opts{extra} // ''));
     }
     my $out = $self->cli('cluster1', '--cluster', 'create', (map {"127.0.0.1:$_"} @ports),
         '--cluster-replicas', '0', '--cluster-yes');
@@ -152,6 +175,51 @@ sub cluster_url {
     my ($self) = @_;
     return "redis-cluster://:$PASSWORD\@" . join(',', map { '127.0.0.1:' . $self->port("cluster$_") } 1 .. 3);
 }
+
+# TLS: whether this redis-server was built with it (Debian's is), and if not, why.
+# A build without TLS does not know the tls-* directives: given one, and then a
+# directive no build knows, redis-server names the first it does not know and exits.
+sub tls_support {
+    my $out = `redis-server --port 0 --tls-port 0 --oidc-test-no-such-directive 1 2>&1 </dev/null`;
+    return (0, 'redis-server not installed') if $? == -1 || $out !~ />>> '/;
+    return (0, 'redis-server is built without TLS') if $out =~ />>> 'tls-port/;
+    return (1, '');
+}
+
+# One server on a TLS port only ("tls"), with a server certificate for 127.0.0.1 issued
+# by a CA made here with openssl (tls_ca), and a second CA that issued nothing
+# (tls_other_ca), for refusing clients. `extra` as in start_standalone.
+sub start_tls {
+    my ($self, %opts) = @_;
+    my $d = "$self->{dir}/redis/tls";
+    mkdir $d;
+    my $run = sub {
+        my $out = `cd '$d' && $_[0] 2>&1`;
+        die "failed: $_[0]\n$out" if $?;
+    };
+    for my $ca (qw(ca other-ca)) {
+        $run->("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $ca.key"
+            . " -out $ca.crt -days 2 -subj /CN=test-$ca -addext basicConstraints=critical,CA:TRUE"
+            . " -addext keyUsage=critical,keyCertSign,cRLSign");
+    }
+    open my $fh, '>', "$d/srv.ext" or die;
+    print $fh "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
+    close $fh;
+    $run->("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key -out srv.csr"
+        . " -subj /CN=127.0.0.1");
+    $run->("openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt -days 2"
+        . " -extfile srv.ext");
+    my $port = free_port();
+    $self->{tls_dir} = $d;
+    $self->_add('tls', $port, "port 0\ntls-port $port\ntls-cert-file $d/srv.crt\ntls-key-file $d/srv.key\n"
+        . "tls-ca-cert-file $d/ca.crt\ntls-auth-clients no\n" . ($opts{extra} // ''),
+        cli => [ '--tls', '--cacert', "$d/ca.crt" ]);
+    return $self;
+}
+
+sub tls_url      { "rediss://:$PASSWORD\@127.0.0.1:" . $_[0]->port('tls') }
+sub tls_ca       { "$_[0]{tls_dir}/ca.crt" }
+sub tls_other_ca { "$_[0]{tls_dir}/other-ca.crt" }
 
 ### Processes
 
@@ -201,7 +269,8 @@ sub cli {
     if ($pid == 0) {
         open STDERR, '>&', \*STDOUT or die;
         open STDIN, '<', '/dev/null' or die;
-        { exec 'redis-cli', '-h', '127.0.0.1', '-p', $port, '-a', $PASSWORD, '--no-auth-warning', @args };
+        my @tls = @{ $self->_server($name)->{cli} || [] };
+        { exec 'redis-cli', '-h', '127.0.0.1', '-p', $port, @tls, '-a', $PASSWORD, '--no-auth-warning', @args };
         POSIX::_exit(127);
     }
     local $/;
@@ -251,10 +320,13 @@ sub _add {
     open my $fh, '>', $conf or die "$conf: $!";
     print $fh "bind 127.0.0.1\nport $port\nrequirepass $PASSWORD\ndir $dir\nlogfile $dir/$port.log\n",
         "daemonize no\nprotected-mode no\n";
-    print $fh "masterauth $PASSWORD\nsave \"\"\nappendonly no\ndbfilename dump-$port.rdb\n" unless $opts{sentinel};
+    # appendfilename: an `extra` of "appendonly yes" (data kept over stop/start) must not
+    # make servers sharing the directory share their append-only files.
+    print $fh "masterauth $PASSWORD\nsave \"\"\nappendonly no\ndbfilename dump-$port.rdb\n",
+        "appendfilename \"appendonly-$port.aof\"\n" unless $opts{sentinel};
     print $fh $extra;
     close $fh;
-    $self->{servers}{$name} = { port => $port, conf => $conf, sentinel => $opts{sentinel} };
+    $self->{servers}{$name} = { port => $port, conf => $conf, sentinel => $opts{sentinel}, cli => $opts{cli} };
     $self->start($name);
 }
 
