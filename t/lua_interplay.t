@@ -5,7 +5,8 @@
 #   - auth_oidc decides before access_by_lua* (whichever module is loaded first): a request
 #     without a session never reaches the Lua code, a Lua check sees the identity;
 #   - Lua reads $oidc_claim_*, $oidc_access_token, $oidc_id_token, $oidc_authenticated in
-#     access_by_lua*, content_by_lua*, header_filter_by_lua* and log_by_lua*;
+#     access_by_lua*, content_by_lua*, header_filter_by_lua* and log_by_lua*; rewrite_by_lua*
+#     sees a valid cookie's identity but runs before anything is enforced;
 #   - ngx.exec into a protected location (an internal redirect, from the rewrite, access or
 #     content phase, to a URI or a named location) is still protected;
 #   - `satisfy any` with access_by_lua: either a session or the Lua check grants access;
@@ -120,6 +121,17 @@ http {
             proxy_pass http://%%UPSTREAM%%;
         }
 
+        # rewrite_by_lua runs before the access phase: it sees a valid cookie's identity
+        # (as `if` does), but runs for requests without a session too.
+        location /rw/ {
+            auth_oidc test;
+            rewrite_by_lua_block {
+                ngx.shared.seen:incr("rw", 1, 0)
+                ngx.req.set_header("X-RW-Sub", ngx.var.oidc_claim_sub or "")
+            }
+            proxy_pass http://%%UPSTREAM%%;
+        }
+
         # Protected content made by Lua itself.
         location /content/ {
             auth_oidc test;
@@ -166,6 +178,20 @@ http {
             }
             proxy_pass http://%%UPSTREAM%%;
         }
+        # The same with auth_oidc_unauth_action deny: navigations too are left to Lua.
+        location /any-deny/ {
+            satisfy any;
+            auth_oidc test;
+            auth_oidc_unauth_action deny;
+            access_by_lua_block {
+                if ngx.var.http_x_api_key == "lua-key" then
+                    ngx.req.set_header("X-Granted-By", "lua")
+                    return ngx.exit(ngx.OK)
+                end
+                return ngx.exit(ngx.HTTP_FORBIDDEN)
+            }
+            proxy_pass http://%%UPSTREAM%%;
+        }
         # satisfy all (the default) with the same two: both must grant.
         location /all/ {
             auth_oidc test;
@@ -181,7 +207,7 @@ http {
             auth_oidc off;
             content_by_lua_block {
                 local d = ngx.shared.seen
-                ngx.say((d:get("order") or 0), " ", (d:get("any") or 0))
+                ngx.say((d:get("order") or 0), " ", (d:get("any") or 0), " ", (d:get("rw") or 0))
             }
         }
     }
@@ -192,7 +218,7 @@ $t->write_conf($conf)->start_nginx;
 my $base = $t->base_url;
 sub json { Test::OIDC::Browser::json($_[0]) // {} }
 sub describe { Test::OIDC::Browser::describe($_[0]) }
-sub seen { my ($o, $a) = split ' ', $t->get('/seen')->{content}; return { order => $o, any => $a } }
+sub seen { my ($o, $a, $rw) = split ' ', $t->get('/seen')->{content}; return { order => $o, any => $a, rw => $rw } }
 my %script = (Accept => 'application/json');
 
 ### auth_oidc decides before access_by_lua
@@ -236,6 +262,13 @@ is($at_len, length($at), 'log_by_lua: the same access token');
 $r = $t->get('/vars/anon', \%script);
 is($r->{status}, 401, 'without a session /vars/ answers 401 before any Lua runs');
 ok(!defined $r->{headers}{'x-hf-sub'} || $r->{headers}{'x-hf-sub'} eq '', 'header_filter_by_lua sees no identity on the 401');
+
+$r = $alice->get('/rw/x');
+is($r->{status}, 200, '/rw/ with the session');
+is(json($r)->{headers}{'x-rw-sub'}, 'alice', 'rewrite_by_lua: ngx.var.oidc_claim_sub shows the valid cookie\'s identity');
+my $rw = seen()->{rw};
+is($t->get('/rw/x', \%script)->{status}, 401, '/rw/ without a session: 401');
+is(seen()->{rw}, $rw + 1, '... but rewrite_by_lua ran before that: it is no place for access checks');
 
 $r = $alice->get('/content/x');
 is($r->{status}, 200, 'content_by_lua behind auth_oidc, with the session');
@@ -301,6 +334,15 @@ ok(!json($r)->{url}, '... the upstream was not reached');
 
 $r = $t->get('/any/x');
 is($r->{status}, 302, 'satisfy any: a navigation without a session is sent to log in (as with allow / auth_basic)');
+
+$r = $t->get('/any-deny/x', { 'X-Api-Key' => 'lua-key' });
+is($r->{status}, 200, 'satisfy any + unauth_action deny: a navigation with the Lua key passes through Lua') or diag(describe($r));
+is(json($r)->{headers}{'x-granted-by'}, 'lua', '... granted by Lua');
+$r = $t->get('/any-deny/x');
+is($r->{status}, 401, 'satisfy any + unauth_action deny: a navigation without key or session: 401');
+$r = $alice->get('/any-deny/x');
+is($r->{status}, 200, 'satisfy any + unauth_action deny: the session still grants access');
+is(json($r)->{headers}{'x-granted-by'}, undef, '... without Lua');
 
 $r = $alice->get('/all/x');
 is($r->{status}, 403, 'satisfy all: the session alone is not enough when Lua refuses');
