@@ -45,6 +45,8 @@ if (!$ENV{TEST_NGINX_BINARY}) {
         . "(apt-get install nginx libnginx-mod-http-lua; scripts/build-for-nginx /usr/sbin/nginx --work-dir target/stock-nginx "
         . "--out target/stock-nginx/ngx_http_auth_oidc_module.so)") if @missing;
     %opts = (binary => '/usr/sbin/nginx', globals => join("\n", @lua_loads, "load_module $stock_module;"));
+    # Its temporary directories in the test's, not Debian's /var/lib/nginx (as scripts/stock-nginx-test does).
+    $ENV{TEST_NGINX_HTTP_GLOBALS} //= join ' ', map { "${_}_temp_path %%TESTDIR%%/${_}_temp;" } qw(client_body proxy fastcgi uwsgi scgi);
 }
 
 my $t = Test::OIDC->new(%opts);
