@@ -15,6 +15,7 @@ package Test::OIDC;
 # Environment, as in nginx's own test suite:
 #   TEST_NGINX_BINARY   nginx to run (default: the vendored build, target/release/nginx)
 #   TEST_NGINX_GLOBALS  main-context lines (default: load_module of target/release's module)
+#   TEST_NGINX_HTTP_GLOBALS  http-context directives for every http block (%%TESTDIR%% expands)
 #   TEST_NGINX_LEAVE    keep the temporary directory for inspection
 #   TEST_NGINX_VERBOSE  print the error log at the end
 
@@ -220,6 +221,13 @@ sub expand {
         UPSTREAM     => '127.0.0.1:' . ($self->{upstream_port} // 1),
         TESTDIR      => $d,
     );
+    # TEST_NGINX_HTTP_GLOBALS: http-context directives for every http block (an nginx whose
+    # compiled-in paths are the system's, e.g. its temporary directories), put on the
+    # `http {` line itself so that the line numbers of [emerg] messages do not move.
+    if (defined(my $hg = $ENV{TEST_NGINX_HTTP_GLOBALS})) {
+        $hg =~ s/\n/ /g;
+        $conf =~ s/^(\s*http\s*\{)/$1 $hg/mg;
+    }
     $conf =~ s/%%(\w+)%%/exists $v{$1} ? $v{$1} : die "unknown placeholder %%$1%%"/ge;
     return $conf;
 }
