@@ -24,7 +24,7 @@ pub struct Slot {
 }
 
 /// Frees the entries `doomed` picks. The caller holds the slab mutex.
-fn evict(slots: &mut [Slot], shpool: *mut nginx_sys::ngx_slab_pool_t, doomed: impl Fn(&Slot) -> bool) -> usize {
+fn evict(slots: &mut [Slot], shpool: *mut nginx_sys::ngx_slab_pool_t, mut doomed: impl FnMut(&Slot) -> bool) -> usize {
     let mut n = 0;
     for s in slots.iter_mut().filter(|s| !s.data.is_null() && doomed(s)) {
         n += 1;
@@ -121,7 +121,18 @@ fn put_locked(h: &mut super::zone::Header, shpool: *mut nginx_sys::ngx_slab_pool
                 let mut ages: Vec<i64> = slots.iter().filter(|s| !s.data.is_null()).map(|s| s.stored_at).collect();
                 ages.sort_unstable();
                 if let Some(&cut) = ages.get(ages.len() / 8) {
-                    crate::metrics::zone_evicted(crate::metrics::ZoneTable::Tokens, evict(slots, shpool, |s| s.stored_at <= cut));
+                    // Times are whole seconds, and a burst stores many entries in one:
+                    // "stored at or before the cut" could be the whole table. Older ones
+                    // first, then those of the cut's second, an eighth in all.
+                    let mut left = (ages.len() / 8).max(1);
+                    let mut take = |s: &Slot, older: bool| {
+                        let pick = left > 0 && if older { s.stored_at < cut } else { s.stored_at == cut };
+                        left -= usize::from(pick);
+                        pick
+                    };
+                    let mut n = evict(slots, shpool, |s| take(s, true));
+                    n += evict(slots, shpool, |s| take(s, false));
+                    crate::metrics::zone_evicted(crate::metrics::ZoneTable::Tokens, n);
                 }
                 data = alloc();
             }
