@@ -334,6 +334,9 @@ unsafe fn end_tagged(
             }
             match store_io::take_reply(r) {
                 Some(Reply::Entries(entries)) => {
+                    // This worker at once; the others when Redis's invalidation arrives.
+                    let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
+                    session_local::forget_redis(pidx, Some(&keys));
                     let opened = entries
                         .iter()
                         .filter_map(|(key, value)| {
