@@ -367,7 +367,8 @@ unsafe fn known_headers(r: *mut ngx_http_request_t) -> Vec<(&'static [u8], *mut 
         (b"authorization", &mut hi.authorization),
         (b"keep-alive", &mut hi.keep_alive),
     ];
-    #[cfg(ngx_feature = "http_x_forwarded_for")]
+    // Before 1.23 repeated X-Forwarded-For headers are an array (see `unlink_known`).
+    #[cfg(all(ngx_feature = "http_x_forwarded_for", ngx_header_lists))]
     v.push((b"x-forwarded-for", &mut hi.x_forwarded_for));
     #[cfg(ngx_feature = "http_realip")]
     v.push((b"x-real-ip", &mut hi.x_real_ip));
@@ -378,6 +379,17 @@ unsafe fn known_headers(r: *mut ngx_http_request_t) -> Vec<(&'static [u8], *mut 
 /// repeated headers, through the chain of the others): `$http_authorization` would
 /// still show the client's value the module removed.
 unsafe fn unlink_known(r: *mut ngx_http_request_t, h: *mut ngx_table_elt_t) {
+    #[cfg(all(ngx_feature = "http_x_forwarded_for", not(ngx_header_lists)))]
+    {
+        let a = &mut (*r).headers_in.x_forwarded_for;
+        if !a.elts.is_null() {
+            let elts = core::slice::from_raw_parts_mut(a.elts.cast::<*mut ngx_table_elt_t>(), a.nelts);
+            if let Some(i) = elts.iter().position(|e| *e == h) {
+                elts.copy_within(i + 1.., i);
+                a.nelts -= 1;
+            }
+        }
+    }
     for (_, slot) in known_headers(r) {
         #[cfg(ngx_header_lists)]
         {
