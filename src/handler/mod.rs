@@ -13,7 +13,7 @@ mod login_redirect;
 mod logout;
 mod op_call;
 pub mod op_logout;
-mod page;
+pub(crate) mod page;
 mod revoke;
 pub mod refresh;
 mod session;

@@ -38,7 +38,13 @@ pub unsafe fn send_json(r: *mut ngx_http_request_t, status: usize, body: &str) -
     NGX_DONE as ngx_int_t
 }
 
-unsafe fn send_inner(r: *mut ngx_http_request_t, status: usize, ct: &'static str, ct_len: usize, body: &[u8]) -> ngx_int_t {
+/// Sends a response with this status, content type (`ct_len`: the length of its type
+/// without parameters) and body, not cached; returns the output filter's code (what a
+/// content handler returns).
+///
+/// # Safety
+/// `r` must be a live request whose header is not sent yet.
+pub(crate) unsafe fn send_inner(r: *mut ngx_http_request_t, status: usize, ct: &'static str, ct_len: usize, body: &[u8]) -> ngx_int_t {
     if nginx_sys::ngx_http_discard_request_body(r) != NGX_OK as ngx_int_t {
         return NGX_ERROR as ngx_int_t;
     }

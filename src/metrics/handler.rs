@@ -3,10 +3,9 @@
 //! (`allow` / `deny`, `auth_basic`, a separate `listen`).
 
 use core::ffi::{c_char, c_void};
-use core::ptr;
 use core::sync::atomic::Ordering::Relaxed;
 
-use nginx_sys::{ngx_chain_t, ngx_command_t, ngx_conf_t, ngx_http_request_t, ngx_int_t, ngx_str_t, NGX_ERROR, NGX_OK};
+use nginx_sys::{ngx_command_t, ngx_conf_t, ngx_http_request_t, ngx_int_t};
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
 use oidc_core::metrics::{render, ProviderCounters, Snapshot, ZoneUsage};
@@ -40,7 +39,7 @@ fn handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
             Some(mcf) => body(mcf),
             None => String::new(),
         };
-        send(r, body.as_bytes())
+        crate::handler::page::send_inner(r, nginx_sys::NGX_HTTP_OK as usize, CONTENT_TYPE, "text/plain".len(), body.as_bytes())
     }
 }
 
@@ -70,30 +69,3 @@ fn body(mcf: &crate::conf::MainConf) -> String {
     render(&snap)
 }
 
-unsafe fn send(r: *mut ngx_http_request_t, body: &[u8]) -> ngx_int_t {
-    if nginx_sys::ngx_http_discard_request_body(r) != NGX_OK as ngx_int_t {
-        return NGX_ERROR as ngx_int_t;
-    }
-    (*r).headers_out.status = nginx_sys::NGX_HTTP_OK as usize;
-    (*r).headers_out.content_length_n = body.len() as i64;
-    (*r).headers_out.content_type = ngx_str_t { len: CONTENT_TYPE.len(), data: CONTENT_TYPE.as_ptr().cast_mut() };
-    (*r).headers_out.content_type_len = "text/plain".len();
-    (*r).headers_out.content_type_lowcase = ptr::null_mut();
-    if crate::ngx_util::set_cache_control(r, b"no-store", false).is_none() {
-        return NGX_ERROR as ngx_int_t;
-    }
-    let rc = nginx_sys::ngx_http_send_header(r);
-    if rc == NGX_ERROR as ngx_int_t || rc > NGX_OK as ngx_int_t || (*r).header_only() != 0 {
-        return rc;
-    }
-    let b = nginx_sys::ngx_create_temp_buf((*r).pool, body.len().max(1));
-    if b.is_null() {
-        return NGX_ERROR as ngx_int_t;
-    }
-    ptr::copy_nonoverlapping(body.as_ptr(), (*b).last, body.len());
-    (*b).last = (*b).last.add(body.len());
-    (*b).set_last_buf(1);
-    (*b).set_last_in_chain(1);
-    let mut out = ngx_chain_t { buf: b, next: ptr::null_mut() };
-    nginx_sys::ngx_http_output_filter(r, &mut out)
-}
