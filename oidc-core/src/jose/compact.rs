@@ -57,12 +57,17 @@ pub fn parse(token: &str) -> Result<Jws<'_>, ParseError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(ParseError::TooLong);
     }
-    let parts: Vec<&str> = token.split('.').collect();
-    match parts.len() {
-        3 => {}
-        5 => return Err(ParseError::Encrypted),
+    // Split in place: no vector of parts for every token.
+    let mut split = token.split('.');
+    let (Some(h), Some(p), Some(s)) = (split.next(), split.next(), split.next()) else {
+        return Err(ParseError::NotCompact);
+    };
+    match split.count() {
+        0 => {}
+        2 => return Err(ParseError::Encrypted),
         _ => return Err(ParseError::NotCompact),
     }
+    let parts = [h, p, s];
     let header_bytes = crate::b64::decode(parts[0]).ok_or(ParseError::BadEncoding("header"))?;
     let payload = crate::b64::decode(parts[1]).ok_or(ParseError::BadEncoding("payload"))?;
     let signature = crate::b64::decode(parts[2]).ok_or(ParseError::BadEncoding("signature"))?;

@@ -6,8 +6,9 @@ use serde_json::Value;
 
 #[derive(Clone)]
 pub enum VerifyingKey {
-    /// Modulus and exponent, big-endian, without leading zeros.
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// Modulus and exponent, big-endian, without leading zeros, and the key as aws-lc
+    /// parsed it (which is what verifies).
+    Rsa { n: Vec<u8>, e: Vec<u8>, parsed: super::rsa::Parsed },
     /// Uncompressed SEC1 point (0x04 || x || y).
     P256(Vec<u8>),
     P384(Vec<u8>),
@@ -76,7 +77,8 @@ impl VerifyingKey {
                 if e.is_empty() || e.len() > 4 {
                     return Err("RSA exponent out of range".into());
                 }
-                Ok(VerifyingKey::Rsa { n, e })
+                let parsed = super::rsa::Parsed::new(&n, &e);
+                Ok(VerifyingKey::Rsa { n, e, parsed })
             }
             "EC" => {
                 let crv = jwk.params.get("crv").and_then(Value::as_str).unwrap_or("");

@@ -4,6 +4,7 @@
 
 pub mod compact;
 pub mod keys;
+mod rsa;
 pub mod verify;
 
 pub use compact::{parse, Header, Jws};
