@@ -27,6 +27,7 @@ mod header_snapshot;
 mod metrics;
 mod ngx_util;
 mod req_ctx;
+mod request;
 mod spoof_guard;
 mod store_keys;
 mod vars;

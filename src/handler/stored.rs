@@ -18,6 +18,7 @@ use oidc_core::session_tags::TagKind;
 use oidc_redis::StoreOp;
 
 use super::store_io::{self, Reply};
+use crate::request::Request;
 use crate::metrics::{SessionSource, StoreKind, StoreOp as MetricOp};
 use super::{identity_of, pass_session, refresh, refused, session};
 use crate::cache::session_local::{self, Backing};
@@ -114,7 +115,7 @@ pub unsafe fn access(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
                     }
                     ctx.identity = Some(identity);
                     crate::metrics::session_served(pidx, SessionSource::WorkerCache);
-                    return pass_session(r, lcf, p);
+                    return pass_session(Request::from_raw(r), lcf, p);
                 }
             }
             session_local::forget(pidx, sealed);
@@ -123,7 +124,7 @@ pub unsafe fn access(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
 
     let sref = match sessions(p).open_ref(sealed) {
         Ok(x) => x,
-        Err(e) => return refused(r, lcf, pidx, p, now, e.reason()),
+        Err(e) => return refused(Request::from_raw(r), lcf, pidx, p, now, e.reason()),
     };
     let place = Place::of(p, &sref);
     let (mut session, mut backing) = match ctx.loaded.take() {
@@ -170,7 +171,7 @@ pub unsafe fn access(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
         ctx.identity = Some(identity);
     }
     crate::metrics::session_served(pidx, SessionSource::FullOpen);
-    pass_session(r, lcf, p)
+    pass_session(Request::from_raw(r), lcf, p)
 }
 
 /// The identity of a reference cookie for variables read before the access phase: the
@@ -349,7 +350,7 @@ pub unsafe fn remove(_r: *mut ngx_http_request_t, pidx: usize, p: &Provider, pla
 unsafe fn ended(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, now: i64, reason: &str) -> ngx_int_t {
     let jar = session::jar(r);
     let _ = session::clear(r, p, &jar);
-    refused(r, lcf, pidx, p, now, reason)
+    refused(Request::from_raw(r), lcf, pidx, p, now, reason)
 }
 
 /// Removes the session of this request's cookie for logout; waits for Redis so a copy of
