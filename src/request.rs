@@ -79,8 +79,30 @@ impl<'a> Request<'a> {
 
     /// The request's cookies, as the client sent them.
     pub fn jar(self) -> CookieJar<'a> {
-        // SAFETY: from_raw's invariant: r is live for 'a (the jar borrows its headers).
-        CookieJar::parse(&unsafe { ngx_util::cookie_headers(self.r) })
+        CookieJar::parse(&self.cookie_headers())
+    }
+
+    /// Every `Cookie` request header, in order, as the client sent them.
+    pub fn cookie_headers(self) -> Vec<&'a [u8]> {
+        // SAFETY: from_raw's invariant: r is live for 'a.
+        unsafe { ngx_util::cookie_headers(self.r) }
+    }
+
+    /// The authority the client used (Host header with port, else the server name).
+    pub fn authority(self) -> Option<&'a str> {
+        // SAFETY: from_raw's invariant: r is live for 'a.
+        unsafe { ngx_util::authority(self.r) }
+    }
+
+    /// The longest request header line this server accepts (HTTP/1.x; HTTP/2 and 3 send
+    /// each cookie as its own field, for which the same size holds).
+    pub fn header_line_limit(self) -> usize {
+        use ngx::http::{HttpModuleServerConf, NgxHttpCoreModule};
+        // SAFETY: from_raw's invariant: r is live, and so is the configuration it points to.
+        match NgxHttpCoreModule::server_conf(unsafe { &*self.r }) {
+            Some(cscf) => cscf.large_client_header_buffers.size,
+            None => 8192,
+        }
     }
 
     /// Whether the client reached us over TLS.

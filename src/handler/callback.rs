@@ -28,6 +28,7 @@ use oidc_core::token::{Claims, TokenError};
 use oidc_core::token_exchange::{self, sanitize, TokenResponse};
 
 use super::{login_redirect, op_call, page, session, watchdog_ms};
+use crate::request::Request;
 use crate::bridge::{waiters, OpCall, Outcome};
 use crate::cache::documents::{self, Doc};
 use crate::conf::Provider;
@@ -180,13 +181,13 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
         }
         return failure(BAD_REQUEST, "state_missing", "the callback has no state parameter", MSG_STATE).into();
     };
-    let jar = session::jar(r);
+    let jar = Request::from_raw(r).jar();
     let cookie = login_state::cookie_name(&p.state_cookie_prefix(), state);
     let sealed = jar.get(&cookie);
     if sealed.is_some() {
         // Used once, whatever happens next.
         let clear = login_redirect::state_cookie_attrs(p, ngx_util::is_https(r), Some(0));
-        if session::add_set_cookie(r, &cookie_header::set_cookie(&cookie, "", &clear)).is_err() {
+        if session::add_set_cookie(Request::from_raw(r), &cookie_header::set_cookie(&cookie, "", &clear)).is_err() {
             return failure(INTERNAL, "out_of_memory", "cannot add a header", MSG_OP).into();
         }
     }
@@ -240,7 +241,7 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
         return failure(BAD_GATEWAY, "discovery_invalid", "the OP has no token_endpoint", MSG_OP).into();
     };
     let https = ngx_util::is_https(r);
-    let Some(redirect_uri) = login_redirect::absolute_redirect_uri(r, p, https) else {
+    let Some(redirect_uri) = login_redirect::absolute_redirect_uri(Request::from_raw(r), p, https) else {
         return failure(BAD_REQUEST, "bad_callback", "no usable Host to build redirect_uri", MSG_STATE).into();
     };
     let method = p.auth_method();
@@ -476,12 +477,12 @@ unsafe fn finish(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, flow: &m
         return finish_stored(r, pidx, p, flow, now);
     }
     let mut session = build_session(p, flow, now);
-    let jar = session::jar(r);
-    if let Err(e) = session::write(r, p, &session, &jar, now) {
+    let jar = Request::from_raw(r).jar();
+    if let Err(e) = session::write(Request::from_raw(r), p, &session, &jar, now) {
         // Without the ID token (kept only as a logout hint) it may fit: a logout
         // without the hint is better than no login.
         let retry = p.id_token_for_hint_only && session.id_token.take().is_some();
-        if !retry || session::write(r, p, &session, &jar, now).is_err() {
+        if !retry || session::write(Request::from_raw(r), p, &session, &jar, now).is_err() {
             return failure(
                 INTERNAL,
                 "session_too_large",

@@ -8,6 +8,7 @@
 //! back here, and a POST is acted on only when its `Origin` (or `Sec-Fetch-Site`) is
 //! this origin.
 
+use crate::request::Request;
 use crate::metrics::LogoutKind;
 use nginx_sys::{ngx_http_request_t, ngx_int_t};
 use oidc_core::session_cookie::{Loaded, Sealed};
@@ -58,7 +59,7 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
         Doc::Ready(m) => Some(m),
     };
 
-    let jar = session::jar(r);
+    let jar = Request::from_raw(r).jar();
     let session = if p.session_store.is_server_side() {
         // The stored session ends here, for every copy of the cookie on every host.
         match session::cookies(p).sealed(&jar) {
@@ -81,7 +82,7 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
         super::revoke::session_tokens(pidx, p, meta.as_deref(), s, now);
     }
     let id_token = session.and_then(|s| s.id_token);
-    if session::clear(r, p, &jar).is_err() {
+    if session::clear(Request::from_raw(r), p, &jar).is_err() {
         return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
     }
     ngx_log!(info, (*(*r).connection).log, "auth_oidc: provider \"{}\": logout: session cookies cleared", p.name);

@@ -122,7 +122,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
         return logout::handle(r, pidx, p, now);
     }
 
-    let jar = session::jar(r);
+    let jar = req.jar();
     let cookies = session::cookies(p);
     let sealed = match cookies.sealed(&jar) {
         Sealed::Absent => return unauth::handle(req, lcf, pidx, p, now, false),
@@ -153,7 +153,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
     }
     match cookies.open(&sealed, now_u) {
         Loaded::Valid { session, .. } if revocations.is_some_and(|z| revoked(z, p, &session, now)) => {
-            let _ = session::clear(r, p, &jar);
+            let _ = session::clear(req, p, &jar);
             refused(req, lcf, pidx, p, now, "session_revoked")
         }
         Loaded::Valid { mut session, mut touch } => {
@@ -164,7 +164,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
                     refresh::Refreshed::Return(rc) => return rc,
                     refresh::Refreshed::Ended => {
                         session_local::forget(pidx, &sealed);
-                        let _ = session::clear(r, p, &jar);
+                        let _ = session::clear(req, p, &jar);
                         return unauth::handle(req, lcf, pidx, p, now, false);
                     }
                     refresh::Refreshed::Continue(s, _) => {
@@ -180,7 +180,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
                 // idle timeout, see Session::state).
                 session_local::forget(pidx, &sealed);
                 session.last_seen = now_u;
-                if let Err(e) = session::write(r, p, &session, &jar, now_u) {
+                if let Err(e) = session::write(req, p, &session, &jar, now_u) {
                     ngx_log!(err, req.log(), "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
                 }
                 if let Some(ctx) = request_ctx(r) {

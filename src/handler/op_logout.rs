@@ -30,6 +30,7 @@ use oidc_redis::StoreOp;
 
 use super::store_io::{self, Reply};
 use super::{callback, page, revoke, session, stored, watchdog_ms};
+use crate::request::Request;
 use crate::bridge::waiters;
 use crate::cache::documents::{self, Doc};
 use crate::cache::session_local;
@@ -418,7 +419,7 @@ pub unsafe fn frontchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider
             }
         }
         _ => {
-            let jar = session::jar(r);
+            let jar = Request::from_raw(r).jar();
             let Sealed::Value(sealed) = session::cookies(p).sealed(&jar) else {
                 ngx_log!(info, log, "auth_oidc: provider \"{}\": frontchannel_logout: no sid and no session cookie: nothing to end", p.name);
                 return signed_out(r);
@@ -444,7 +445,7 @@ pub unsafe fn frontchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider
                     _ => None,
                 }
             };
-            let _ = session::clear(r, p, &jar);
+            let _ = session::clear(Request::from_raw(r), p, &jar);
             if let Some(s) = &ended {
                 ngx_log!(info, log, "auth_oidc: provider \"{}\": frontchannel_logout: session ended for sub \"{}\"", p.name, sanitize(&s.sub));
                 revoke::session_tokens(pidx, p, meta.as_deref(), s, now);

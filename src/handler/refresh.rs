@@ -29,6 +29,7 @@ use oidc_redis::StoreOp;
 use super::store_io::{self, Reply};
 use super::stored::{self, Load, Place, Saved};
 use super::{op_call, session, watchdog_ms};
+use crate::request::Request;
 use crate::metrics::RefreshOutcome;
 use crate::bridge::{self, waiters, OpCall, Outcome, Work};
 use crate::cache::documents::{self, Doc};
@@ -325,7 +326,7 @@ unsafe fn adopt(
     match p.cipher.open(&grace_purpose(p), text).ok().and_then(|b| Session::decode(&b).ok()) {
         Some(renewed) => {
             crate::metrics::session_renewed(pidx);
-            if let Err(e) = session::write(r, p, &renewed, jar, now as u64) {
+            if let Err(e) = session::write(Request::from_raw(r), p, &renewed, jar, now as u64) {
                 ngx_log!(err, (*(*r).connection).log, "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
             }
             finish(r, p, renewed, None)
@@ -444,7 +445,7 @@ unsafe fn apply(
             session.last_seen = now_u;
             match stored {
                 None => {
-                    if let Err(e) = session::write(r, p, &session, jar, now_u) {
+                    if let Err(e) = session::write(Request::from_raw(r), p, &session, jar, now_u) {
                         ngx_log!(err, log, "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
                     }
                     if let (Some(z), Ok(sealed)) = (coordination_zone(p), p.cipher.seal(&grace_purpose(p), &session.encode())) {

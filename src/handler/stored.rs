@@ -141,7 +141,7 @@ pub unsafe fn access(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
 
     if session.times().refresh_due(now_u) || request_ctx(r).is_some_and(|c| c.flight.is_some()) {
         // Kept across the suspensions of the refresh.
-        let jar = session::jar(r);
+        let jar = Request::from_raw(r).jar();
         match refresh::renew(r, pidx, p, session.clone(), &jar, now, Some((&sref, &place))) {
             refresh::Refreshed::Return(rc) => {
                 if let Some(ctx) = request_ctx(r) {
@@ -348,8 +348,8 @@ pub unsafe fn remove(_r: *mut ngx_http_request_t, pidx: usize, p: &Provider, pla
 
 /// The session is over (or was never there): clear the cookie, then as without session.
 unsafe fn ended(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, now: i64, reason: &str) -> ngx_int_t {
-    let jar = session::jar(r);
-    let _ = session::clear(r, p, &jar);
+    let jar = Request::from_raw(r).jar();
+    let _ = session::clear(Request::from_raw(r), p, &jar);
     refused(Request::from_raw(r), lcf, pidx, p, now, reason)
 }
 
@@ -447,7 +447,7 @@ pub unsafe fn create(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sess
         Ok(c) => c,
         Err(e) => return Created::Failed(e.to_string()),
     };
-    match session::write_ref(r, p, &cookie, session.expires_at.saturating_sub(now)) {
+    match session::write_ref(Request::from_raw(r), p, &cookie, session.expires_at.saturating_sub(now)) {
         Ok(()) => Created::Done,
         Err(e) => Created::Failed(e),
     }

@@ -67,13 +67,10 @@ fn redirect(r: Request<'_>, pidx: usize, p: &Provider, now: i64, bad_cookie: boo
         Doc::Ready(meta) => {
             if bad_cookie {
                 // An expired or unreadable session: drop it so the browser stops sending it.
-                // SAFETY: r.raw() is the live request of Request's invariant (session
-                // is not converted to Request yet).
-                let _ = unsafe { session::clear(r.raw(), p, &r.jar()) };
+                let _ = session::clear(r, p, &r.jar());
             }
             crate::metrics::login_redirect(pidx);
-            // SAFETY: as above; start_login sets headers on the live request.
-            unsafe { login_redirect::start_login(r.raw(), p, &meta, now) }
+            login_redirect::start_login(r, p, &meta, now)
         }
     }
 }
