@@ -119,7 +119,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
         return callback::handle(r, pidx, p, now);
     }
     if p.logout_uri.as_deref().is_some_and(|l| uri == l.as_bytes()) {
-        return logout::handle(r, pidx, p, now);
+        return logout::handle(req, pidx, p, now);
     }
 
     let jar = req.jar();
