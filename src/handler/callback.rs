@@ -536,7 +536,7 @@ unsafe fn finish_stored(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, f
         flow.session = Some(build_session(p, flow, now));
     }
     let session = flow.session.as_ref().expect("built");
-    match super::stored::create(r, pidx, p, session, now) {
+    match super::stored::create(Request::from_raw(r), pidx, p, session, now) {
         super::stored::Created::Return(rc) => return Next::Return(rc),
         super::stored::Created::Failed(e) => {
             return failure(

@@ -61,9 +61,7 @@ pub fn handle(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_int_t 
     let session = if p.session_store.is_server_side() {
         // The stored session ends here, for every copy of the cookie on every host.
         match session::cookies(p).sealed(&jar) {
-            // SAFETY: Request's invariant: r.raw() is the live main request whose access
-            // handler is running (stored::end may suspend it on the store).
-            Sealed::Value(v) => match unsafe { super::stored::end(r.raw(), pidx, p, &v, now) } {
+            Sealed::Value(v) => match super::stored::end(r, pidx, p, &v, now) {
                 Ok(s) => s,
                 Err(rc) => return rc,
             },

@@ -130,7 +130,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
         Sealed::Value(v) => v,
     };
     if p.session_store.is_server_side() {
-        return stored::access(r, lcf, pidx, p, &sealed, now);
+        return stored::access(req, lcf, pidx, p, &sealed, now);
     }
     let now_u = now as u64;
     // Cookie sessions the OP ended are in the zone's revocation list.

@@ -228,9 +228,9 @@ unsafe fn first_sight(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, req
         if !submitted {
             let key = store_keys::logout_jti(&p.session_purpose, &id.0);
             let op = StoreOp::SetNx { key, value: b"1".to_vec(), ttl_ms: (until - now) as u64 * 1000 };
-            return Sight::Wait(store_io::redis(r, pidx, p, op, None));
+            return Sight::Wait(store_io::redis(Request::from_raw(r), pidx, p, op, None));
         }
-        return match store_io::take_reply(r) {
+        return match store_io::take_reply(Request::from_raw(r)) {
             Some(Reply::Flag(true)) => Sight::First,
             Some(Reply::Flag(false)) => Sight::Replayed,
             Some(Reply::Failed(e)) => Sight::Failed(e),
@@ -331,9 +331,9 @@ unsafe fn end_tagged(
         SessionStore::Redis(_) => {
             if !submitted {
                 let index = store_keys::index(&p.session_purpose, target.kind, target.tag);
-                return Ended::Wait(store_io::redis(r, pidx, p, StoreOp::TakeIndexed { index }, None));
+                return Ended::Wait(store_io::redis(Request::from_raw(r), pidx, p, StoreOp::TakeIndexed { index }, None));
             }
-            match store_io::take_reply(r) {
+            match store_io::take_reply(Request::from_raw(r)) {
                 Some(Reply::Entries(entries)) => {
                     // This worker at once; the others when Redis's invalidation arrives.
                     let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
@@ -425,7 +425,7 @@ pub unsafe fn frontchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider
                 return signed_out(r);
             };
             let ended = if p.session_store.is_server_side() {
-                match stored::end(r, pidx, p, &sealed, now) {
+                match stored::end(Request::from_raw(r), pidx, p, &sealed, now) {
                     Ok(s) => s,
                     Err(rc) => return rc,
                 }

@@ -124,7 +124,7 @@ pub unsafe fn renew(
                 if redis {
                     flight.step = Step::GraceAsked;
                     let key = store_keys::refresh_grace(&p.session_purpose, &rk);
-                    return Refreshed::Return(store_io::redis(r, pidx, p, StoreOp::Get { key }, None));
+                    return Refreshed::Return(store_io::redis(Request::from_raw(r), pidx, p, StoreOp::Get { key }, None));
                 }
                 let Some(zone) = coordination_zone(p) else { return finish(r, p, session, None) };
                 if let Some(v) = zone.token_get(&rk, now) {
@@ -141,17 +141,17 @@ pub unsafe fn renew(
                 flight.step = Step::Granting;
                 return grant(r, pidx, p, session, now);
             }
-            Step::GraceAsked => match store_io::take_reply(r) {
+            Step::GraceAsked => match store_io::take_reply(Request::from_raw(r)) {
                 Some(Reply::Value(Some(v))) => return adopt(r, pidx, p, session, jar, now, stored, &v),
                 Some(Reply::Value(None)) => {
                     flight.step = Step::LockAsked;
                     let key = store_keys::refresh_lock(&p.session_purpose, &rk);
                     let op = StoreOp::SetNx { key, value: lock_value(), ttl_ms: p.timeout_ms + 2000 };
-                    return Refreshed::Return(store_io::redis(r, pidx, p, op, None));
+                    return Refreshed::Return(store_io::redis(Request::from_raw(r), pidx, p, op, None));
                 }
                 other => return store_trouble(r, p, session, other),
             },
-            Step::LockAsked => match store_io::take_reply(r) {
+            Step::LockAsked => match store_io::take_reply(Request::from_raw(r)) {
                 Some(Reply::Flag(true)) => {
                     flight.leased = true;
                     flight.step = Step::Reload { then_grant: true };
@@ -161,7 +161,7 @@ pub unsafe fn renew(
             },
             Step::Reload { then_grant } => {
                 let Some((sref, place)) = stored else { return finish(r, p, session, None) };
-                match stored::load(r, pidx, p, sref, place, now) {
+                match stored::load(Request::from_raw(r), pidx, p, sref, place, now) {
                     Load::Return(rc) => return Refreshed::Return(rc),
                     Load::Gone(_) => {
                         release(pidx, p, rk, redis);
@@ -194,7 +194,7 @@ pub unsafe fn renew(
             Step::Saving => {
                 let renewed = ctx.loaded.take().map(|(s, _)| s);
                 let renewed = renewed.unwrap_or(session);
-                match store_io::take_reply(r) {
+                match store_io::take_reply(Request::from_raw(r)) {
                     Some(Reply::Done) => {
                         let Some((_, Place::Redis(key))) = stored else { return finish(r, p, renewed, None) };
                         let grace = store_keys::refresh_grace(&p.session_purpose, &rk);
@@ -455,7 +455,7 @@ unsafe fn apply(
                     ngx_log!(info, log, "auth_oidc: provider \"{}\": refresh: access token renewed", p.name);
                     finish(r, p, session, None)
                 }
-                Some((sref, _)) => match stored::save(r, pidx, p, sref, &session, now_u) {
+                Some((sref, _)) => match stored::save(Request::from_raw(r), pidx, p, sref, &session, now_u) {
                     Saved::Zone(b) => {
                         if let Some(z) = coordination_zone(p) {
                             let _ = z.token_put(&rk, b"1", now + GRACE_SECS, now);
