@@ -362,7 +362,7 @@ unsafe fn introspect_token(
     let req = introspection::request(token, creds);
     flow.introspecting = true;
     let call = OpCall { post: true, url: endpoint.to_owned(), authorization: req.authorization, form: Some(req.body), endpoint: crate::metrics::Endpoint::Introspection };
-    match op_call::call_and_wait(r, pidx, call, watchdog_ms(p)) {
+    match op_call::call_and_wait(Request::from_raw(r), pidx, call, watchdog_ms(p)) {
         Some(rc) => Found::Wait(rc),
         None => Found::Unavailable("no_runtime", "the worker's runtime thread is not running".into()),
     }

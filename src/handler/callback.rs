@@ -267,7 +267,7 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
 }
 
 unsafe fn wait_for(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, call: OpCall) -> Next {
-    match op_call::call_and_wait(r, pidx, call, watchdog_ms(p)) {
+    match op_call::call_and_wait(Request::from_raw(r), pidx, call, watchdog_ms(p)) {
         Some(rc) => Next::Return(rc),
         None => failure(BAD_GATEWAY, "no_runtime", "the worker's runtime thread is not running", MSG_OP).into(),
     }

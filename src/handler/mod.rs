@@ -160,7 +160,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
             let mut renewed = false;
             if session.times().refresh_due(now_u) || ctx.flight.is_some() {
                 let before = session.access_expires_at;
-                match refresh::renew(r, pidx, p, session, &jar, now, None) {
+                match refresh::renew(req, pidx, p, session, &jar, now, None) {
                     refresh::Refreshed::Return(rc) => return rc,
                     refresh::Refreshed::Ended => {
                         session_local::forget(pidx, &sealed);

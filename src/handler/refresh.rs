@@ -19,7 +19,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use nginx_sys::ngx_int_t;
 use oidc_core::session::Session;
 use oidc_core::session_cookie::CookieJar;
 use oidc_core::session_ref::{refresh_key, SessionRef};
@@ -35,7 +35,6 @@ use crate::bridge::{self, waiters, OpCall, Outcome, Work};
 use crate::cache::documents::{self, Doc};
 use crate::cache::session_local::Backing;
 use crate::conf::Provider;
-use crate::req_ctx::request_ctx;
 use crate::store_keys;
 
 /// After a failed attempt (OP unreachable), no new attempt from this worker for this long.
@@ -88,11 +87,8 @@ enum Step {
 
 use crate::cache::documents::ngx_now_ms as now_ms;
 
-/// # Safety
-/// `r` must be the live main request whose access handler is running. `stored`: the
-/// session's reference and place for a server-side store, None for cookie sessions.
-pub unsafe fn renew(
-    r: *mut ngx_http_request_t,
+pub fn renew(
+    r: Request<'_>,
     pidx: usize,
     p: &Provider,
     session: Session,
@@ -100,8 +96,8 @@ pub unsafe fn renew(
     now: i64,
     stored: Option<(&SessionRef, &Place)>,
 ) -> Refreshed {
-    let log = (*(*r).connection).log;
-    let Some(ctx) = request_ctx(r) else { return Refreshed::Continue(session, None) };
+    let log = r.log();
+    let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
     let Some(refresh_token) = session.refresh_token.clone() else { return Refreshed::Continue(session, None) };
     if ctx.flight.is_none() {
         if BACKOFF.with_borrow(|b| b.get(&pidx).is_some_and(|until| now < *until)) {
@@ -116,7 +112,7 @@ pub unsafe fn renew(
     }
     let redis = matches!(stored, Some((_, Place::Redis(_))));
     loop {
-        let Some(ctx) = request_ctx(r) else { return Refreshed::Continue(session, None) };
+        let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
         let Some(flight) = ctx.flight.as_mut() else { return Refreshed::Continue(session, None) };
         let rk = flight.rk;
         match flight.step {
@@ -124,7 +120,7 @@ pub unsafe fn renew(
                 if redis {
                     flight.step = Step::GraceAsked;
                     let key = store_keys::refresh_grace(&p.session_purpose, &rk);
-                    return Refreshed::Return(store_io::redis(Request::from_raw(r), pidx, p, StoreOp::Get { key }, None));
+                    return Refreshed::Return(store_io::redis(r, pidx, p, StoreOp::Get { key }, None));
                 }
                 let Some(zone) = coordination_zone(p) else { return finish(r, p, session, None) };
                 if let Some(v) = zone.token_get(&rk, now) {
@@ -141,17 +137,17 @@ pub unsafe fn renew(
                 flight.step = Step::Granting;
                 return grant(r, pidx, p, session, now);
             }
-            Step::GraceAsked => match store_io::take_reply(Request::from_raw(r)) {
+            Step::GraceAsked => match store_io::take_reply(r) {
                 Some(Reply::Value(Some(v))) => return adopt(r, pidx, p, session, jar, now, stored, &v),
                 Some(Reply::Value(None)) => {
                     flight.step = Step::LockAsked;
                     let key = store_keys::refresh_lock(&p.session_purpose, &rk);
                     let op = StoreOp::SetNx { key, value: lock_value(), ttl_ms: p.timeout_ms + 2000 };
-                    return Refreshed::Return(store_io::redis(Request::from_raw(r), pidx, p, op, None));
+                    return Refreshed::Return(store_io::redis(r, pidx, p, op, None));
                 }
                 other => return store_trouble(r, p, session, other),
             },
-            Step::LockAsked => match store_io::take_reply(Request::from_raw(r)) {
+            Step::LockAsked => match store_io::take_reply(r) {
                 Some(Reply::Flag(true)) => {
                     flight.leased = true;
                     flight.step = Step::Reload { then_grant: true };
@@ -161,7 +157,7 @@ pub unsafe fn renew(
             },
             Step::Reload { then_grant } => {
                 let Some((sref, place)) = stored else { return finish(r, p, session, None) };
-                match stored::load(Request::from_raw(r), pidx, p, sref, place, now) {
+                match stored::load(r, pidx, p, sref, place, now) {
                     Load::Return(rc) => return Refreshed::Return(rc),
                     Load::Gone(_) => {
                         release(pidx, p, rk, redis);
@@ -174,7 +170,7 @@ pub unsafe fn renew(
                             release(pidx, p, rk, redis);
                             return finish(r, p, s, Some(b));
                         }
-                        let Some(ctx) = request_ctx(r) else { return Refreshed::Continue(session, None) };
+                        let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
                         if let Some(f) = ctx.flight.as_mut() {
                             f.step = Step::Granting;
                         }
@@ -194,7 +190,7 @@ pub unsafe fn renew(
             Step::Saving => {
                 let renewed = ctx.loaded.take().map(|(s, _)| s);
                 let renewed = renewed.unwrap_or(session);
-                match store_io::take_reply(Request::from_raw(r)) {
+                match store_io::take_reply(r) {
                     Some(Reply::Done) => {
                         let Some((_, Place::Redis(key))) = stored else { return finish(r, p, renewed, None) };
                         let grace = store_keys::refresh_grace(&p.session_purpose, &rk);
@@ -234,14 +230,14 @@ fn lock_value() -> Vec<u8> {
     oidc_core::random::token(12).map(String::into_bytes).unwrap_or_else(|_| b"lock".to_vec())
 }
 
-unsafe fn clear_flight(r: *mut ngx_http_request_t) {
-    if let Some(ctx) = request_ctx(r) {
+fn clear_flight(r: Request<'_>) {
+    if let Some(ctx) = r.ctx() {
         ctx.flight = None;
         ctx.refreshing = false;
     }
 }
 
-unsafe fn finish(r: *mut ngx_http_request_t, _p: &Provider, s: Session, b: Option<Backing>) -> Refreshed {
+fn finish(r: Request<'_>, _p: &Provider, s: Session, b: Option<Backing>) -> Refreshed {
     clear_flight(r);
     Refreshed::Continue(s, b)
 }
@@ -259,14 +255,14 @@ fn release(pidx: usize, p: &Provider, rk: [u8; 32], redis: bool) {
 
 /// A store problem while coordinating: keep the session as it is (its access token is
 /// still valid for a while), never end it.
-unsafe fn store_trouble(r: *mut ngx_http_request_t, p: &Provider, session: Session, reply: Option<Reply>) -> Refreshed {
+fn store_trouble(r: Request<'_>, p: &Provider, session: Session, reply: Option<Reply>) -> Refreshed {
     let why = match reply {
         Some(Reply::Failed(e)) => e,
         _ => "unexpected answer".into(),
     };
     ngx_log!(
         warn,
-        (*(*r).connection).log,
+        r.log(),
         "auth_oidc: provider \"{}\": refresh_unavailable: the session store cannot coordinate the refresh ({}); keeping the session as it is",
         p.name,
         why
@@ -276,13 +272,13 @@ unsafe fn store_trouble(r: *mut ngx_http_request_t, p: &Provider, session: Sessi
 
 /// Another request is renewing this session: wait a little and look again, up to the
 /// provider's timeout; then go on with the session as it is.
-unsafe fn wait(r: *mut ngx_http_request_t, p: &Provider, session: Session) -> Refreshed {
-    let Some(ctx) = request_ctx(r) else { return Refreshed::Continue(session, None) };
+fn wait(r: Request<'_>, p: &Provider, session: Session) -> Refreshed {
+    let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
     let Some(flight) = ctx.flight.as_mut() else { return Refreshed::Continue(session, None) };
     if now_ms() >= flight.deadline_ms {
         ngx_log!(
             warn,
-            (*(*r).connection).log,
+            r.log(),
             "auth_oidc: provider \"{}\": refresh_unavailable: another request's refresh did not finish in time; keeping the session as it is",
             p.name
         );
@@ -294,13 +290,13 @@ unsafe fn wait(r: *mut ngx_http_request_t, p: &Provider, session: Session) -> Re
     if !ok {
         return finish(r, p, session, None);
     }
-    Refreshed::Return(waiters::suspend(r, key, watchdog_ms(p)))
+    Refreshed::Return(waiters::suspend(r.raw(), key, watchdog_ms(p)))
 }
 
 /// A finished refresh found in the grace entry: use its result.
 #[allow(clippy::too_many_arguments)]
-unsafe fn adopt(
-    r: *mut ngx_http_request_t,
+fn adopt(
+    r: Request<'_>,
     pidx: usize,
     p: &Provider,
     session: Session,
@@ -316,7 +312,7 @@ unsafe fn adopt(
     }
     if stored.is_some() {
         // The store holds the renewed session: read it again.
-        if let Some(f) = request_ctx(r).and_then(|c| c.flight.as_mut()) {
+        if let Some(f) = r.ctx().and_then(|c| c.flight.as_mut()) {
             f.step = Step::Reload { then_grant: false };
         }
         return renew_reload(r, pidx, p, session, jar, now, stored);
@@ -326,8 +322,8 @@ unsafe fn adopt(
     match p.cipher.open(&grace_purpose(p), text).ok().and_then(|b| Session::decode(&b).ok()) {
         Some(renewed) => {
             crate::metrics::session_renewed(pidx);
-            if let Err(e) = session::write(Request::from_raw(r), p, &renewed, jar, now as u64) {
-                ngx_log!(err, (*(*r).connection).log, "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
+            if let Err(e) = session::write(r, p, &renewed, jar, now as u64) {
+                ngx_log!(err, r.log(), "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
             }
             finish(r, p, renewed, None)
         }
@@ -337,8 +333,8 @@ unsafe fn adopt(
 
 /// Continues the loop at the reload step.
 #[allow(clippy::too_many_arguments)]
-unsafe fn renew_reload(
-    r: *mut ngx_http_request_t,
+fn renew_reload(
+    r: Request<'_>,
     pidx: usize,
     p: &Provider,
     session: Session,
@@ -354,17 +350,17 @@ fn grace_purpose(p: &Provider) -> Vec<u8> {
 }
 
 /// Sends the refresh grant (this request holds the lease).
-unsafe fn grant(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, session: Session, now: i64) -> Refreshed {
-    let log = (*(*r).connection).log;
+fn grant(r: Request<'_>, pidx: usize, p: &Provider, session: Session, now: i64) -> Refreshed {
+    let log = r.log();
     let redis = matches!(p.session_store, crate::conf::session_store::SessionStore::Redis(_));
-    let Some(ctx) = request_ctx(r) else { return Refreshed::Continue(session, None) };
+    let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
     let rk = ctx.flight.as_ref().map(|f| f.rk).unwrap_or([0; 32]);
     let meta = match documents::discovery(p, pidx, now) {
         Doc::Pending(key) => {
             // The lease is kept; the step stays Granting with no outcome: look again.
             ctx.flight = None;
             release(pidx, p, rk, redis);
-            return Refreshed::Return(waiters::suspend(r, key, watchdog_ms(p)));
+            return Refreshed::Return(waiters::suspend(r.raw(), key, watchdog_ms(p)));
         }
         Doc::Failed(_) => {
             release(pidx, p, rk, redis);
@@ -400,8 +396,8 @@ unsafe fn grant(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, session: 
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn apply(
-    r: *mut ngx_http_request_t,
+fn apply(
+    r: Request<'_>,
     pidx: usize,
     p: &Provider,
     mut session: Session,
@@ -410,11 +406,11 @@ unsafe fn apply(
     outcome: Outcome,
     stored: Option<(&SessionRef, &Place)>,
 ) -> Refreshed {
-    let log = (*(*r).connection).log;
+    let log = r.log();
     let redis = matches!(stored, Some((_, Place::Redis(_))));
-    let rk = request_ctx(r).and_then(|c| c.flight.as_ref().map(|f| f.rk)).unwrap_or([0; 32]);
+    let rk = r.ctx().and_then(|c| c.flight.as_ref().map(|f| f.rk)).unwrap_or([0; 32]);
     // The session as it was when the grant was sent (it may have been re-read).
-    if let Some((s, _)) = request_ctx(r).and_then(|c| c.loaded.take()) {
+    if let Some((s, _)) = r.ctx().and_then(|c| c.loaded.take()) {
         session = s;
     }
     let answer = match outcome {
@@ -445,7 +441,7 @@ unsafe fn apply(
             session.last_seen = now_u;
             match stored {
                 None => {
-                    if let Err(e) = session::write(Request::from_raw(r), p, &session, jar, now_u) {
+                    if let Err(e) = session::write(r, p, &session, jar, now_u) {
                         ngx_log!(err, log, "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
                     }
                     if let (Some(z), Ok(sealed)) = (coordination_zone(p), p.cipher.seal(&grace_purpose(p), &session.encode())) {
@@ -455,7 +451,7 @@ unsafe fn apply(
                     ngx_log!(info, log, "auth_oidc: provider \"{}\": refresh: access token renewed", p.name);
                     finish(r, p, session, None)
                 }
-                Some((sref, _)) => match stored::save(Request::from_raw(r), pidx, p, sref, &session, now_u) {
+                Some((sref, _)) => match stored::save(r, pidx, p, sref, &session, now_u) {
                     Saved::Zone(b) => {
                         if let Some(z) = coordination_zone(p) {
                             let _ = z.token_put(&rk, b"1", now + GRACE_SECS, now);
@@ -465,7 +461,7 @@ unsafe fn apply(
                         finish(r, p, session, Some(b))
                     }
                     Saved::Redis(rc) => {
-                        if let Some(ctx) = request_ctx(r) {
+                        if let Some(ctx) = r.ctx() {
                             ctx.loaded = Some((session, Backing::Cookie));
                             if let Some(f) = ctx.flight.as_mut() {
                                 f.step = Step::Saving;

@@ -138,9 +138,7 @@ pub fn access(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, sealed: 
     if session.times().refresh_due(now_u) || r.ctx().is_some_and(|c| c.flight.is_some()) {
         // Kept across the suspensions of the refresh.
         let jar = r.jar();
-        // SAFETY: Request's invariant: r.raw() is the live main request whose access
-        // handler is running (renew may suspend it).
-        match unsafe { refresh::renew(r.raw(), pidx, p, session.clone(), &jar, now, Some((&sref, &place))) } {
+        match refresh::renew(r, pidx, p, session.clone(), &jar, now, Some((&sref, &place))) {
             refresh::Refreshed::Return(rc) => {
                 if let Some(ctx) = r.ctx() {
                     if ctx.loaded.is_none() {
