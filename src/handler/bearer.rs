@@ -10,7 +10,7 @@
 
 use std::rc::Rc;
 
-use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use nginx_sys::ngx_int_t;
 use oidc_core::bearer::{self, BearerToken};
 use oidc_core::discovery::ProviderMetadata;
 use oidc_core::introspection::{self, IntrospectionError, IntrospectionRules};
@@ -28,7 +28,7 @@ use crate::cache::token_local::{self, Verdict};
 use crate::conf::{Introspect, LocConf, Provider};
 use crate::metrics::TokenCacheResult;
 use crate::request::Request;
-use crate::req_ctx::{request_ctx, Identity};
+use crate::req_ctx::Identity;
 
 /// Progress of one request's check across suspensions.
 #[derive(Default)]
@@ -109,9 +109,7 @@ pub fn handle(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, now: i64
         }
     }
 
-    // SAFETY: Request's invariant: r.raw() is the live main request whose access handler
-    // is running (check may suspend it or start a job for it).
-    let found = unsafe { check(r.raw(), lcf, pidx, p, token, now) };
+    let found = check(r, lcf, pidx, p, token, now);
     let verdict = match found {
         Found::Wait(rc) => return BearerCheck::Done(rc),
         Found::Unavailable(reason, detail) => {
@@ -237,9 +235,9 @@ pub fn challenge(
     c.status() as ngx_int_t
 }
 
-unsafe fn check(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, token: &str, now: i64) -> Found {
+fn check(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, token: &str, now: i64) -> Found {
     let meta = match documents::discovery(p, pidx, now) {
-        Doc::Pending(key) => return Found::Wait(waiters::suspend(r, key, watchdog_ms(p))),
+        Doc::Pending(key) => return Found::Wait(waiters::suspend(r.raw(), key, watchdog_ms(p))),
         Doc::Failed(reason) => return Found::Unavailable(reason, "the OpenID Provider's configuration is unavailable".into()),
         Doc::Ready(m) => m,
     };
@@ -255,8 +253,8 @@ unsafe fn check(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Prov
     }
 }
 
-unsafe fn validate_jwt(
-    r: *mut ngx_http_request_t,
+fn validate_jwt(
+    r: Request<'_>,
     lcf: &LocConf,
     pidx: usize,
     p: &Provider,
@@ -264,13 +262,13 @@ unsafe fn validate_jwt(
     token: &str,
     now: i64,
 ) -> Found {
-    let Some(ctx) = request_ctx(r) else { return Found::Unavailable("internal", "no request context".into()) };
+    let Some(ctx) = r.ctx() else { return Found::Unavailable("internal", "no request context".into()) };
     let flow = ctx.bearer.get_or_insert_with(BearerFlow::default);
     let algs = callback::allowed_algs(p.access_token_algs.as_ref().or(p.id_token_algs.as_ref()), meta);
     let audiences = lcf.bearer.audiences.clone().unwrap_or_default();
     loop {
         let jwks = match documents::jwks(p, pidx, meta, now) {
-            Doc::Pending(key) => return Found::Wait(waiters::suspend(r, key, watchdog_ms(p))),
+            Doc::Pending(key) => return Found::Wait(waiters::suspend(r.raw(), key, watchdog_ms(p))),
             Doc::Failed(reason) => return Found::Unavailable(reason, "the OP's key set is unavailable".into()),
             Doc::Ready(j) => j,
         };
@@ -293,7 +291,7 @@ unsafe fn validate_jwt(
             Err(TokenError::UnknownKid(_)) if !flow.kid_refreshed => {
                 flow.kid_refreshed = true;
                 if documents::refresh_jwks_for_unknown_kid(p, pidx, meta, now) {
-                    return Found::Wait(waiters::suspend(r, p.jwks_key, watchdog_ms(p)));
+                    return Found::Wait(waiters::suspend(r.raw(), p.jwks_key, watchdog_ms(p)));
                 }
                 // Refreshed recently by someone: one more look at what the cache holds.
             }
@@ -308,8 +306,8 @@ unsafe fn validate_jwt(
     }
 }
 
-unsafe fn introspect_token(
-    r: *mut ngx_http_request_t,
+fn introspect_token(
+    r: Request<'_>,
     lcf: &LocConf,
     pidx: usize,
     p: &Provider,
@@ -317,7 +315,7 @@ unsafe fn introspect_token(
     token: &str,
     now: i64,
 ) -> Found {
-    let Some(ctx) = request_ctx(r) else { return Found::Unavailable("internal", "no request context".into()) };
+    let Some(ctx) = r.ctx() else { return Found::Unavailable("internal", "no request context".into()) };
     let outcome = ctx.outcome.take();
     let flow = ctx.bearer.get_or_insert_with(BearerFlow::default);
     let Some(endpoint) = p.introspection_endpoint.as_deref().or(meta.introspection_endpoint.as_deref()) else {
@@ -344,11 +342,11 @@ unsafe fn introspect_token(
                 refused(format!("bearer_{}", te.reason()), access_token::public_description(&te))
             }
             Err(IntrospectionError::Inactive(why)) => {
-                ngx_log!(info, (*(*r).connection).log, "auth_oidc: provider \"{}\": token_inactive: {why}", p.name);
+                ngx_log!(info, r.log(), "auth_oidc: provider \"{}\": token_inactive: {why}", p.name);
                 refused("token_inactive".into(), "the access token is not active")
             }
             Err(e) if e.concerns_token() => {
-                ngx_log!(info, (*(*r).connection).log, "auth_oidc: provider \"{}\": introspection_refused: {e}", p.name);
+                ngx_log!(info, r.log(), "auth_oidc: provider \"{}\": introspection_refused: {e}", p.name);
                 refused("token_inactive".into(), "the access token is not valid")
             }
             Err(e) => Found::Unavailable("introspection_unavailable", format!("{endpoint}: {e}")),
@@ -362,7 +360,7 @@ unsafe fn introspect_token(
     let req = introspection::request(token, creds);
     flow.introspecting = true;
     let call = OpCall { post: true, url: endpoint.to_owned(), authorization: req.authorization, form: Some(req.body), endpoint: crate::metrics::Endpoint::Introspection };
-    match op_call::call_and_wait(Request::from_raw(r), pidx, call, watchdog_ms(p)) {
+    match op_call::call_and_wait(r, pidx, call, watchdog_ms(p)) {
         Some(rc) => Found::Wait(rc),
         None => Found::Unavailable("no_runtime", "the worker's runtime thread is not running".into()),
     }
