@@ -98,10 +98,10 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
     // The OP's logout calls carry no session and no bearer token: answered first.
     let uri = req.uri();
     if p.backchannel_logout_uri.as_deref().is_some_and(|l| uri == l.as_bytes()) {
-        return op_logout::backchannel(r, pidx, p, now);
+        return op_logout::backchannel(req, pidx, p, now);
     }
     if p.frontchannel_logout_uri.as_deref().is_some_and(|l| uri == l.as_bytes()) {
-        return op_logout::frontchannel(r, pidx, p, now);
+        return op_logout::frontchannel(req, pidx, p, now);
     }
 
     match lcf.bearer.mode() {
