@@ -19,6 +19,7 @@ mod log;
 #[macro_use]
 mod ffi_guard;
 
+mod body_read;
 mod bridge;
 mod cache;
 mod conf;

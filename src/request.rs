@@ -62,8 +62,6 @@ impl<'a> Request<'a> {
         unsafe { ngx_util::unparsed_uri(self.r) }
     }
 
-    // For callback.rs and op_logout.rs, not converted to Request yet.
-    #[allow(dead_code)]
     /// The query string (without `?`).
     pub fn args(self) -> &'a [u8] {
         // SAFETY: from_raw's invariant: r is live for 'a.
@@ -145,6 +143,25 @@ impl<'a> Request<'a> {
         unsafe { ngx_util::set_location(self.r, url) }
     }
 
+    /// Replaces the request line (`$request`, error log lines) and the raw URI
+    /// (`$request_uri`) by what `mask` makes of them, where it changes them.
+    pub fn mask_request_line(self, mask: impl Fn(&str) -> Option<String>) {
+        // SAFETY: from_raw's invariant: r is live; the new text is copied into its pool,
+        // which lives as long as the request that points to it.
+        unsafe {
+            for field in [&mut (*self.r).request_line, &mut (*self.r).unparsed_uri] {
+                let text = ngx_util::bytes(field);
+                let Some(masked) = core::str::from_utf8(text).ok().and_then(&mask) else { continue };
+                let p = nginx_sys::ngx_pnalloc((*self.r).pool, masked.len()).cast::<u8>();
+                if p.is_null() {
+                    return;
+                }
+                core::ptr::copy_nonoverlapping(masked.as_ptr(), p, masked.len());
+                *field = ngx_str_t { len: masked.len(), data: p };
+            }
+        }
+    }
+
     /// Removes every request header of this name (case-insensitive).
     pub fn remove_headers_in(self, name: &[u8]) -> Option<()> {
         // SAFETY: from_raw's invariant: r is live; the closure only reads the element
@@ -180,8 +197,6 @@ impl<'a> Request<'a> {
         unsafe { crate::req_ctx::request_ctx(self.r) }
     }
 
-    // For callback.rs and op_logout.rs, not converted to Request yet.
-    #[allow(dead_code)]
     /// The request body when it is in memory (see `ngx_util::body_in_memory`).
     pub fn body_in_memory(self, max: usize) -> Result<Vec<u8>, &'static str> {
         // SAFETY: from_raw's invariant: r is live; a body nginx has not read yet is a
@@ -202,8 +217,6 @@ impl<'a> Request<'a> {
         unsafe { crate::handler::page::send_html(self.r, status, body) }
     }
 
-    // For callback.rs and op_logout.rs, not converted to Request yet.
-    #[allow(dead_code)]
     /// As `send_html`, for a JSON body.
     pub fn send_json(self, status: usize, body: &str) -> ngx_int_t {
         // SAFETY: from_raw's invariant, as for send_html.

@@ -116,7 +116,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
     }
 
     if uri == p.redirect_path().as_bytes() {
-        return callback::handle(r, pidx, p, now);
+        return callback::handle(req, pidx, p, now);
     }
     if p.logout_uri.as_deref().is_some_and(|l| uri == l.as_bytes()) {
         return logout::handle(req, pidx, p, now);

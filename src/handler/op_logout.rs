@@ -113,9 +113,7 @@ pub fn backchannel(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_i
             return nginx_sys::NGX_HTTP_NOT_ALLOWED as ngx_int_t;
         }
         if !ctx.body_read {
-            // SAFETY: Request's invariant: r.raw() is the live main request whose access
-            // handler is running; nginx reads its body and calls back into callback.rs.
-            if let Some(rc) = unsafe { callback::start_body_read(r.raw(), ctx) } {
+            if let Some(rc) = crate::body_read::start(r, ctx) {
                 return rc;
             }
         }
