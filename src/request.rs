@@ -38,6 +38,20 @@ impl<'a> Request<'a> {
         self.r
     }
 
+    /// The module's configuration of the request's location.
+    pub fn loc_conf(self) -> Option<&'a crate::conf::LocConf> {
+        use ngx::http::HttpModuleLocationConf;
+        // SAFETY: from_raw's invariant: r is live, and its configuration outlives it.
+        crate::AuthOidcModule::location_conf(unsafe { &*self.r })
+    }
+
+    /// The module's main configuration.
+    pub fn main_conf(self) -> Option<&'a crate::conf::MainConf> {
+        use ngx::http::HttpModuleMainConf;
+        // SAFETY: from_raw's invariant: r is live, and its configuration outlives it.
+        crate::AuthOidcModule::main_conf(unsafe { &*self.r })
+    }
+
     /// The connection's log, for `ngx_log!`.
     pub fn log(self) -> *mut ngx_log_t {
         // SAFETY: from_raw's invariant: r is live, so is its connection.

@@ -36,7 +36,7 @@ use crate::bridge::waiters;
 use crate::cache::session_local;
 use crate::conf::{AuthSetting, BearerMode, LocConf, Provider};
 use crate::metrics::SessionSource;
-use crate::req_ctx::{request_ctx, Identity};
+use crate::req_ctx::Identity;
 use crate::request::Request;
 use crate::AuthOidcModule;
 
@@ -61,16 +61,20 @@ pub fn register(cf: &mut ngx_conf_t) -> Status {
 
 guarded! { fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t = access_handler_body, on_panic nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as nginx_sys::ngx_int_t; }
 unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
-    let Some(lcf) = AuthOidcModule::location_conf(&*r) else { return NGX_DECLINED as ngx_int_t };
+    // SAFETY: nginx calls the access handler with its live main request, whose header
+    // is not sent yet: the invariant of Request::from_raw, for the duration of this call.
+    access(Request::from_raw(r))
+}
+
+fn access(req: Request<'_>) -> ngx_int_t {
+    let Some(lcf) = req.loc_conf() else { return NGX_DECLINED as ngx_int_t };
     if matches!(lcf.auth, AuthSetting::Unset | AuthSetting::Off) {
         return NGX_DECLINED as ngx_int_t;
     }
-    if waiters::is_waiting(r) {
+    if waiters::is_waiting(req.raw()) {
         return NGX_DONE as ngx_int_t;
     }
-    let Some(mcf) = AuthOidcModule::main_conf(&*r) else { return NGX_DECLINED as ngx_int_t };
-    // nginx calls the access handler with its live main request (see from_raw).
-    let req = Request::from_raw(r);
+    let Some(mcf) = req.main_conf() else { return NGX_DECLINED as ngx_int_t };
     let pidx = match choose::provider(req, lcf, mcf) {
         choose::Choice::Provider(i) => i,
         choose::Choice::None => return NGX_DECLINED as ngx_int_t,
@@ -84,7 +88,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
         }
     };
     let p: &Provider = &mcf.providers[pidx];
-    let Some(ctx) = request_ctx(r) else { return INTERNAL_ERROR };
+    let Some(ctx) = req.ctx() else { return INTERNAL_ERROR };
     if ctx.body_pending {
         // Still reading a form body; its completion resumes the request.
         return NGX_DONE as ngx_int_t;
@@ -183,7 +187,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
                 if let Err(e) = session::write(req, p, &session, &jar, now_u) {
                     ngx_log!(err, req.log(), "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
                 }
-                if let Some(ctx) = request_ctx(r) {
+                if let Some(ctx) = req.ctx() {
                     ctx.identity = Some(Rc::new(identity_of(session)));
                 }
             } else {
@@ -196,7 +200,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
                 } else {
                     session_local::put(pidx, &sealed, identity.clone(), times, now_u);
                 }
-                if let Some(ctx) = request_ctx(r) {
+                if let Some(ctx) = req.ctx() {
                     ctx.identity = Some(identity);
                 }
             }
