@@ -19,6 +19,7 @@ mod log;
 #[macro_use]
 mod ffi_guard;
 
+mod body_read;
 mod bridge;
 mod cache;
 mod conf;
@@ -27,6 +28,7 @@ mod header_snapshot;
 mod metrics;
 mod ngx_util;
 mod req_ctx;
+mod request;
 mod spoof_guard;
 mod store_keys;
 mod vars;
@@ -54,6 +56,7 @@ ngx::ngx_modules!(ngx_http_auth_oidc_module);
 #[allow(non_upper_case_globals)]
 pub static mut ngx_http_auth_oidc_module: ngx_module_t = ngx_module_t {
     ctx: ptr::addr_of!(MODULE_CTX).cast_mut().cast(),
+    // SAFETY: only the address of the static command table is taken, never a reference.
     commands: unsafe { ptr::addr_of_mut!(conf::COMMANDS[0]) },
     type_: NGX_HTTP_MODULE as ngx_uint_t,
     init_process: Some(init_process),
@@ -71,6 +74,8 @@ unsafe impl HttpModuleLocationConf for AuthOidcModule {
 
 impl HttpModule for AuthOidcModule {
     fn module() -> &'static ngx_module_t {
+        // SAFETY: nginx writes the module table (ctx_index, index) only while loading the
+        // configuration, before any of our code reads it through this reference.
         unsafe { &*ptr::addr_of!(ngx_http_auth_oidc_module) }
     }
 

@@ -55,7 +55,7 @@ unsafe fn preaccess_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
         let mcf = AuthOidcModule::main_conf(&*r);
         // `auth_oidc $var`: the cookies of the provider the variable names for this request.
         let chosen = match (&lcf.auth, mcf) {
-            (AuthSetting::Variable(_), Some(m)) => match choose::provider(r, lcf, m) {
+            (AuthSetting::Variable(_), Some(m)) => match choose::provider(crate::request::Request::from_raw(r), lcf, m) {
                 choose::Choice::Provider(i) => Some(i),
                 _ => None,
             },

@@ -143,6 +143,8 @@ fn put_locked(h: &mut super::zone::Header, shpool: *mut nginx_sys::ngx_slab_pool
                 crate::metrics::zone_evicted(crate::metrics::ZoneTable::Tokens, 1);
             }
             let s = &mut slots[i];
+            // SAFETY: data is a fresh slab block of at least value.len() bytes; the old block
+            // is this entry's, freed and replaced while we hold the slab mutex.
             unsafe {
                 ptr::copy_nonoverlapping(value.as_ptr(), data, value.len());
                 if !s.data.is_null() {

@@ -231,6 +231,8 @@ impl Zone {
             if data.is_null() {
                 return None;
             }
+            // SAFETY: data is a fresh slab block of at least body.len() bytes; the old block
+            // is this entry's, freed and replaced while we hold the slab mutex.
             unsafe {
                 ptr::copy_nonoverlapping(body.as_ptr(), data, body.len());
                 if !e.data.is_null() {

@@ -10,7 +10,7 @@
 
 use std::rc::Rc;
 
-use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use nginx_sys::ngx_int_t;
 use oidc_core::bearer::{self, BearerToken};
 use oidc_core::discovery::ProviderMetadata;
 use oidc_core::introspection::{self, IntrospectionError, IntrospectionRules};
@@ -21,14 +21,14 @@ use oidc_core::token::{Claims, TokenError};
 use oidc_core::token_cache::{self, CacheLifetimes, CachedResult, TokenCacheKey};
 use oidc_core::www_authenticate::{Challenge, ErrorCode};
 
-use super::{callback, op_call, session, watchdog_ms};
+use super::{callback, op_call, watchdog_ms};
 use crate::bridge::{waiters, OpCall, Outcome};
 use crate::cache::documents::{self, Doc};
 use crate::cache::token_local::{self, Verdict};
 use crate::conf::{Introspect, LocConf, Provider};
 use crate::metrics::TokenCacheResult;
-use crate::ngx_util;
-use crate::req_ctx::{request_ctx, Identity};
+use crate::request::Request;
+use crate::req_ctx::Identity;
 
 /// Progress of one request's check across suspensions.
 #[derive(Default)]
@@ -54,14 +54,13 @@ enum Found {
     Wait(ngx_int_t),
 }
 
-/// # Safety
-/// `r` must be the live main request whose access handler is running.
-pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, now: i64) -> BearerCheck {
-    let log = (*(*r).connection).log;
+/// `r` is the main request whose access handler is running.
+pub fn handle(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, now: i64) -> BearerCheck {
+    let log = r.log();
     // nginx refuses a request with two Authorization headers. Read as the client sent
     // it: `auth_oidc_set_header Authorization` removed the client's copy before now.
     let one: [&[u8]; 1];
-    let authorization: &[&[u8]] = match ngx_util::header_in(r, "Authorization") {
+    let authorization: &[&[u8]] = match r.header_in("Authorization") {
         None => &[],
         Some(v) => {
             one = [v];
@@ -70,9 +69,9 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
     };
     let jar;
     let alternative = if let Some(h) = &lcf.bearer.token_header {
-        ngx_util::header_in(r, h)
+        r.header_in(h)
     } else if let Some(c) = &lcf.bearer.token_cookie {
-        jar = session::jar(r);
+        jar = r.jar();
         jar.get(c).map(str::as_bytes)
     } else {
         None
@@ -168,8 +167,8 @@ fn refused(reason: String, description: &str) -> Found {
 }
 
 /// The verdict applied: pass with the identity, or refuse as RFC 6750 says.
-unsafe fn conclude(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, verdict: Verdict) -> ngx_int_t {
-    let log = (*(*r).connection).log;
+fn conclude(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, verdict: Verdict) -> ngx_int_t {
+    let log = r.log();
     match verdict {
         Verdict::Valid(id) => {
             let req = &lcf.bearer.requirements;
@@ -185,7 +184,7 @@ unsafe fn conclude(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &P
                     scope.as_deref(),
                 );
             }
-            let Some(ctx) = request_ctx(r) else { return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t };
+            let Some(ctx) = r.ctx() else { return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t };
             ctx.identity = Some(id);
             crate::metrics::bearer_accepted(pidx);
             super::pass(r, lcf, p)
@@ -203,14 +202,11 @@ unsafe fn conclude(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &P
 /// the sealed cookie, and the token response's `scope` is not kept), so it is refused
 /// with 403 `insufficient_scope`, as a token without the scope would be. None when the
 /// location requires no scope.
-///
-/// # Safety
-/// `r` must be a live request whose header is not sent.
-pub unsafe fn refuse_session_scope(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> Option<ngx_int_t> {
+pub fn refuse_session_scope(r: Request<'_>, lcf: &LocConf, p: &Provider) -> Option<ngx_int_t> {
     let scope = lcf.bearer.requirements.scope_param()?;
     ngx_log!(
         warn,
-        (*(*r).connection).log,
+        r.log(),
         "auth_oidc: provider \"{}\": scope_needs_token: this location requires scope \"{}\" and the request has a browser session but no access token, answering 403",
         p.name,
         scope
@@ -225,27 +221,23 @@ pub unsafe fn refuse_session_scope(r: *mut ngx_http_request_t, lcf: &LocConf, p:
 }
 
 /// An RFC 6750 challenge; without `error`, the bare one for a request with no token.
-///
-/// # Safety
-/// `r` must be a live request whose header is not sent.
-pub unsafe fn challenge(
-    r: *mut ngx_http_request_t,
+pub fn challenge(
+    r: Request<'_>,
     p: &Provider,
     error: Option<ErrorCode>,
     description: Option<&str>,
     scope: Option<&str>,
 ) -> ngx_int_t {
     let c = Challenge { realm: &p.name, error, description, scope };
-    match ngx_util::add_header(r, "WWW-Authenticate", c.header_value().as_bytes()) {
-        Some(h) => (*r).headers_out.www_authenticate = h,
-        None => return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
+    if r.set_www_authenticate(c.header_value().as_bytes()).is_none() {
+        return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
     }
     c.status() as ngx_int_t
 }
 
-unsafe fn check(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, token: &str, now: i64) -> Found {
+fn check(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, token: &str, now: i64) -> Found {
     let meta = match documents::discovery(p, pidx, now) {
-        Doc::Pending(key) => return Found::Wait(waiters::suspend(r, key, watchdog_ms(p))),
+        Doc::Pending(key) => return Found::Wait(waiters::suspend(r.raw(), key, watchdog_ms(p))),
         Doc::Failed(reason) => return Found::Unavailable(reason, "the OpenID Provider's configuration is unavailable".into()),
         Doc::Ready(m) => m,
     };
@@ -261,8 +253,8 @@ unsafe fn check(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Prov
     }
 }
 
-unsafe fn validate_jwt(
-    r: *mut ngx_http_request_t,
+fn validate_jwt(
+    r: Request<'_>,
     lcf: &LocConf,
     pidx: usize,
     p: &Provider,
@@ -270,13 +262,13 @@ unsafe fn validate_jwt(
     token: &str,
     now: i64,
 ) -> Found {
-    let Some(ctx) = request_ctx(r) else { return Found::Unavailable("internal", "no request context".into()) };
+    let Some(ctx) = r.ctx() else { return Found::Unavailable("internal", "no request context".into()) };
     let flow = ctx.bearer.get_or_insert_with(BearerFlow::default);
     let algs = callback::allowed_algs(p.access_token_algs.as_ref().or(p.id_token_algs.as_ref()), meta);
     let audiences = lcf.bearer.audiences.clone().unwrap_or_default();
     loop {
         let jwks = match documents::jwks(p, pidx, meta, now) {
-            Doc::Pending(key) => return Found::Wait(waiters::suspend(r, key, watchdog_ms(p))),
+            Doc::Pending(key) => return Found::Wait(waiters::suspend(r.raw(), key, watchdog_ms(p))),
             Doc::Failed(reason) => return Found::Unavailable(reason, "the OP's key set is unavailable".into()),
             Doc::Ready(j) => j,
         };
@@ -299,7 +291,7 @@ unsafe fn validate_jwt(
             Err(TokenError::UnknownKid(_)) if !flow.kid_refreshed => {
                 flow.kid_refreshed = true;
                 if documents::refresh_jwks_for_unknown_kid(p, pidx, meta, now) {
-                    return Found::Wait(waiters::suspend(r, p.jwks_key, watchdog_ms(p)));
+                    return Found::Wait(waiters::suspend(r.raw(), p.jwks_key, watchdog_ms(p)));
                 }
                 // Refreshed recently by someone: one more look at what the cache holds.
             }
@@ -314,8 +306,8 @@ unsafe fn validate_jwt(
     }
 }
 
-unsafe fn introspect_token(
-    r: *mut ngx_http_request_t,
+fn introspect_token(
+    r: Request<'_>,
     lcf: &LocConf,
     pidx: usize,
     p: &Provider,
@@ -323,7 +315,7 @@ unsafe fn introspect_token(
     token: &str,
     now: i64,
 ) -> Found {
-    let Some(ctx) = request_ctx(r) else { return Found::Unavailable("internal", "no request context".into()) };
+    let Some(ctx) = r.ctx() else { return Found::Unavailable("internal", "no request context".into()) };
     let outcome = ctx.outcome.take();
     let flow = ctx.bearer.get_or_insert_with(BearerFlow::default);
     let Some(endpoint) = p.introspection_endpoint.as_deref().or(meta.introspection_endpoint.as_deref()) else {
@@ -350,11 +342,11 @@ unsafe fn introspect_token(
                 refused(format!("bearer_{}", te.reason()), access_token::public_description(&te))
             }
             Err(IntrospectionError::Inactive(why)) => {
-                ngx_log!(info, (*(*r).connection).log, "auth_oidc: provider \"{}\": token_inactive: {why}", p.name);
+                ngx_log!(info, r.log(), "auth_oidc: provider \"{}\": token_inactive: {why}", p.name);
                 refused("token_inactive".into(), "the access token is not active")
             }
             Err(e) if e.concerns_token() => {
-                ngx_log!(info, (*(*r).connection).log, "auth_oidc: provider \"{}\": introspection_refused: {e}", p.name);
+                ngx_log!(info, r.log(), "auth_oidc: provider \"{}\": introspection_refused: {e}", p.name);
                 refused("token_inactive".into(), "the access token is not valid")
             }
             Err(e) => Found::Unavailable("introspection_unavailable", format!("{endpoint}: {e}")),

@@ -14,7 +14,7 @@
 //! and the attempt's state cookie is cleared at the first sight of the answer, so it
 //! cannot be replayed.
 
-use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use nginx_sys::ngx_int_t;
 use oidc_core::callback_params;
 use oidc_core::claims_view;
 use oidc_core::cookie_header;
@@ -28,12 +28,12 @@ use oidc_core::token::{Claims, TokenError};
 use oidc_core::token_exchange::{self, sanitize, TokenResponse};
 
 use super::{login_redirect, op_call, page, session, watchdog_ms};
+use crate::request::Request;
 use crate::bridge::{waiters, OpCall, Outcome};
 use crate::cache::documents::{self, Doc};
 use crate::conf::Provider;
 use crate::metrics::Endpoint;
-use crate::ngx_util;
-use crate::req_ctx::{request_ctx, ReqCtx};
+use crate::req_ctx::ReqCtx;
 
 /// Largest form_post body accepted (an honest one is a few kilobytes).
 const MAX_FORM_BODY: usize = 64 * 1024;
@@ -94,15 +94,17 @@ impl From<Failure> for Next {
     }
 }
 
-/// # Safety
-/// `r` must be the live main request whose access handler is running.
-pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
-    let Some(ctx) = request_ctx(r) else { return INTERNAL as ngx_int_t };
+pub fn handle(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
+    let Some(ctx) = r.ctx() else { return INTERNAL as ngx_int_t };
     if ctx.callback.is_none() && !ctx.body_read {
-        hide_code_from_logs(r);
+        // nginx puts the request line into every error log line of the request (and
+        // `$request` into access logs): the authorization code is masked in it before
+        // anything is logged. (`$args` / `$arg_code` still hold it: do not log them for
+        // the redirect URI.)
+        r.mask_request_line(callback_params::mask_request_line);
     }
     let meta = match documents::discovery(p, pidx, now) {
-        Doc::Pending(key) => return waiters::suspend(r, key, watchdog_ms(p)),
+        Doc::Pending(key) => return waiters::suspend(r.raw(), key, watchdog_ms(p)),
         Doc::Failed(reason) => {
             crate::metrics::login_failed(pidx, reason);
             return fail(r, p, failure(BAD_GATEWAY, reason, "the OpenID Provider's configuration is unavailable", MSG_OP), None)
@@ -120,26 +122,8 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
     }
 }
 
-/// nginx puts the request line into every error log line of the request (and `$request`
-/// into access logs): replace the authorization code in it before anything is logged.
-/// (`$args` / `$arg_code` still hold it: do not log them for the redirect URI.)
-unsafe fn hide_code_from_logs(r: *mut ngx_http_request_t) {
-    // The request line ($request, error log lines) and the raw URI ($request_uri); the
-    // callback is answered here, nothing after needs the code in them.
-    for field in [&mut (*r).request_line, &mut (*r).unparsed_uri] {
-        let text = ngx_util::bytes(field);
-        let Some(masked) = core::str::from_utf8(text).ok().and_then(callback_params::mask_request_line) else { continue };
-        let p = nginx_sys::ngx_pnalloc((*r).pool, masked.len()).cast::<u8>();
-        if p.is_null() {
-            return;
-        }
-        core::ptr::copy_nonoverlapping(masked.as_ptr(), p, masked.len());
-        *field = nginx_sys::ngx_str_t { len: masked.len(), data: p };
-    }
-}
-
-unsafe fn fail(r: *mut ngx_http_request_t, p: &Provider, f: Failure, again: Option<&str>) -> ngx_int_t {
-    let log = (*(*r).connection).log;
+fn fail(r: Request<'_>, p: &Provider, f: Failure, again: Option<&str>) -> ngx_int_t {
+    let log = r.log();
     if f.status >= 500 {
         ngx_log!(err, log, "auth_oidc: provider \"{}\": {}: {}", p.name, f.reason, f.detail);
     } else {
@@ -148,24 +132,24 @@ unsafe fn fail(r: *mut ngx_http_request_t, p: &Provider, f: Failure, again: Opti
     let title = if f.status == FORBIDDEN as usize { "Sign-in refused" } else { "Sign-in failed" };
     let target = again.filter(|t| return_to::is_safe_local_target(t)).unwrap_or("/");
     let body = page::html_with_link(title, &f.user, Some((target, "Start again")));
-    page::send_html(r, f.status, &body)
+    r.send_html(f.status, &body)
 }
 
 /// The first sight of the OP's answer.
-unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &Provider, meta: &ProviderMetadata, now: i64) -> Next {
-    let method = ngx_util::method(r);
+fn start(r: Request<'_>, ctx: &mut ReqCtx, pidx: usize, p: &Provider, meta: &ProviderMetadata, now: i64) -> Next {
+    let method = r.method();
     let raw: Vec<u8> = if method == b"POST" {
         if !ctx.body_read {
             if let Some(next) = read_body(r, ctx) {
                 return next;
             }
         }
-        match ngx_util::body_in_memory(r, MAX_FORM_BODY) {
+        match r.body_in_memory(MAX_FORM_BODY) {
             Ok(b) => b,
             Err(e) => return failure(BAD_REQUEST, "bad_callback", e, MSG_STATE).into(),
         }
     } else if method == b"GET" || method == b"HEAD" {
-        ngx_util::args(r).to_vec()
+        r.args().to_vec()
     } else {
         return failure(BAD_REQUEST, "bad_callback", "the callback takes GET or POST", MSG_STATE).into();
     };
@@ -180,12 +164,12 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
         }
         return failure(BAD_REQUEST, "state_missing", "the callback has no state parameter", MSG_STATE).into();
     };
-    let jar = session::jar(r);
+    let jar = r.jar();
     let cookie = login_state::cookie_name(&p.state_cookie_prefix(), state);
     let sealed = jar.get(&cookie);
     if sealed.is_some() {
         // Used once, whatever happens next.
-        let clear = login_redirect::state_cookie_attrs(p, ngx_util::is_https(r), Some(0));
+        let clear = login_redirect::state_cookie_attrs(p, r.is_https(), Some(0));
         if session::add_set_cookie(r, &cookie_header::set_cookie(&cookie, "", &clear)).is_err() {
             return failure(INTERNAL, "out_of_memory", "cannot add a header", MSG_OP).into();
         }
@@ -239,7 +223,7 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
     let Some(token_endpoint) = meta.token_endpoint.as_deref() else {
         return failure(BAD_GATEWAY, "discovery_invalid", "the OP has no token_endpoint", MSG_OP).into();
     };
-    let https = ngx_util::is_https(r);
+    let https = r.is_https();
     let Some(redirect_uri) = login_redirect::absolute_redirect_uri(r, p, https) else {
         return failure(BAD_REQUEST, "bad_callback", "no usable Host to build redirect_uri", MSG_STATE).into();
     };
@@ -247,7 +231,7 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
     if !meta.token_auth_methods().contains(&method.name()) {
         ngx_log!(
             warn,
-            (*(*r).connection).log,
+            r.log(),
             "auth_oidc: provider \"{}\": the OP does not announce client authentication \"{}\" (it announces {:?}); trying it anyway",
             p.name,
             method.name(),
@@ -265,7 +249,7 @@ unsafe fn start(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &P
     wait_for(r, pidx, p, call)
 }
 
-unsafe fn wait_for(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, call: OpCall) -> Next {
+fn wait_for(r: Request<'_>, pidx: usize, p: &Provider, call: OpCall) -> Next {
     match op_call::call_and_wait(r, pidx, call, watchdog_ms(p)) {
         Some(rc) => Next::Return(rc),
         None => failure(BAD_GATEWAY, "no_runtime", "the worker's runtime thread is not running", MSG_OP).into(),
@@ -290,58 +274,12 @@ fn op_error(error: &str, description: Option<&str>) -> Next {
 
 /// Starts reading a form_post body. Returns None when it is complete now; otherwise the
 /// request continues when it is (see `body_read`).
-unsafe fn read_body(r: *mut ngx_http_request_t, ctx: &mut ReqCtx) -> Option<Next> {
-    start_body_read(r, ctx).map(Next::Return)
-}
-
-/// Starts reading a request's form body (the login callback's form_post, the OP's
-/// back-channel logout). None: complete now; otherwise what the access handler returns,
-/// and the request continues when the body is in (see `body_read`).
-///
-/// # Safety
-/// `r` must be the live main request whose access handler is running.
-pub(super) unsafe fn start_body_read(r: *mut ngx_http_request_t, ctx: &mut ReqCtx) -> Option<ngx_int_t> {
-    IN_READ.set(true);
-    let rc = nginx_sys::ngx_http_read_client_request_body(r, Some(body_read));
-    IN_READ.set(false);
-    if rc == nginx_sys::NGX_OK as ngx_int_t {
-        // Complete already (it came with the headers): the post handler ran inside the
-        // call, and left the bookkeeping to us.
-        ctx.body_read = true;
-        return None;
-    }
-    if rc == nginx_sys::NGX_ERROR as ngx_int_t || rc >= nginx_sys::NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t {
-        return Some(rc);
-    }
-    ctx.body_pending = true;
-    Some(nginx_sys::NGX_DONE as ngx_int_t)
-}
-
-thread_local! {
-    /// Inside ngx_http_read_client_request_body: the caller holds the request's context.
-    static IN_READ: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
-}
-
-guarded! { fn body_read(r: *mut ngx_http_request_t) = body_read_body; }
-/// The body has been read (called by nginx, possibly from inside the read call).
-unsafe fn body_read_body(r: *mut ngx_http_request_t) {
-    let main = (*r).main;
-    // ngx_http_read_client_request_body took a reference for the read; the request
-    // goes on in the phase engine, which does not hand it back.
-    (*main).set_count((*main).count() - 1);
-    if IN_READ.get() {
-        return;
-    }
-    let Some(ctx) = request_ctx(r) else { return };
-    ctx.body_read = true;
-    if ctx.body_pending {
-        ctx.body_pending = false;
-        nginx_sys::ngx_http_core_run_phases(r);
-    }
+fn read_body(r: Request<'_>, ctx: &mut ReqCtx) -> Option<Next> {
+    crate::body_read::start(r, ctx).map(Next::Return)
 }
 
 /// After a suspension: take the OP's answer and go as far as possible.
-unsafe fn advance(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: &Provider, meta: &ProviderMetadata, now: i64) -> Next {
+fn advance(r: Request<'_>, ctx: &mut ReqCtx, pidx: usize, p: &Provider, meta: &ProviderMetadata, now: i64) -> Next {
     let outcome = ctx.outcome.take();
     let Some(flow) = ctx.callback.as_mut() else { return failure(INTERNAL, "internal", "no login in progress", MSG_OP).into() };
     let mut outcome = outcome;
@@ -364,7 +302,7 @@ unsafe fn advance(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: 
             }
             Step::Validate => {
                 let jwks = match documents::jwks(p, pidx, meta, now) {
-                    Doc::Pending(key) => return Next::Return(waiters::suspend(r, key, watchdog_ms(p))),
+                    Doc::Pending(key) => return Next::Return(waiters::suspend(r.raw(), key, watchdog_ms(p))),
                     Doc::Failed(reason) => return failure(BAD_GATEWAY, reason, "the OP's key set is unavailable", MSG_OP).into(),
                     Doc::Ready(j) => j,
                 };
@@ -403,13 +341,13 @@ unsafe fn advance(r: *mut ngx_http_request_t, ctx: &mut ReqCtx, pidx: usize, p: 
                         flow.kid_refreshed = true;
                         ngx_log!(
                             info,
-                            (*(*r).connection).log,
+                            r.log(),
                             "auth_oidc: provider \"{}\": the ID token names key \"{}\", not in the cached key set: refreshing it",
                             p.name,
                             sanitize(&kid)
                         );
                         if documents::refresh_jwks_for_unknown_kid(p, pidx, meta, now) {
-                            return Next::Return(waiters::suspend(r, p.jwks_key, watchdog_ms(p)));
+                            return Next::Return(waiters::suspend(r.raw(), p.jwks_key, watchdog_ms(p)));
                         }
                         // Not refreshed now (one was done recently): check once more
                         // against whatever the cache holds.
@@ -470,13 +408,13 @@ pub(super) fn allowed_algs(configured: Option<&Vec<String>>, meta: &ProviderMeta
     }
 }
 
-unsafe fn finish(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, flow: &mut CallbackFlow, now: i64) -> Next {
+fn finish(r: Request<'_>, pidx: usize, p: &Provider, flow: &mut CallbackFlow, now: i64) -> Next {
     let now = now as u64;
     if p.session_store.is_server_side() {
         return finish_stored(r, pidx, p, flow, now);
     }
     let mut session = build_session(p, flow, now);
-    let jar = session::jar(r);
+    let jar = r.jar();
     if let Err(e) = session::write(r, p, &session, &jar, now) {
         // Without the ID token (kept only as a logout hint) it may fit: a logout
         // without the hint is better than no login.
@@ -492,7 +430,7 @@ unsafe fn finish(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, flow: &m
         }
         ngx_log!(
             warn,
-            (*(*r).connection).log,
+            r.log(),
             "auth_oidc: provider \"{}\": session_too_large: the ID token is left out of the session (logout will not send id_token_hint): {e}",
             p.name
         );
@@ -502,10 +440,10 @@ unsafe fn finish(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, flow: &m
 }
 
 /// The session exists: log it and send the browser where it started.
-unsafe fn logged_in(r: *mut ngx_http_request_t, p: &Provider, flow: &mut CallbackFlow, session: &Session) -> Next {
+fn logged_in(r: Request<'_>, p: &Provider, flow: &mut CallbackFlow, session: &Session) -> Next {
     ngx_log!(
         info,
-        (*(*r).connection).log,
+        r.log(),
         "auth_oidc: provider \"{}\": login: session created for sub \"{}\"",
         p.name,
         sanitize(&session.sub)
@@ -521,16 +459,16 @@ unsafe fn logged_in(r: *mut ngx_http_request_t, p: &Provider, flow: &mut Callbac
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={t}\">\
              <title>Signed in</title></head>\n<body><p>Signed in. <a href=\"{t}\">Continue</a></p></body></html>\n"
         );
-        return Next::Return(page::send_html(r, nginx_sys::NGX_HTTP_OK as usize, &body));
+        return Next::Return(r.send_html(nginx_sys::NGX_HTTP_OK as usize, &body));
     }
-    if ngx_util::set_cache_control(r, b"no-store", false).is_none() || ngx_util::set_location(r, target).is_none() {
+    if r.set_cache_control(b"no-store", false).is_none() || r.set_location(target).is_none() {
         return failure(INTERNAL, "out_of_memory", "cannot add a header", MSG_OP).into();
     }
     Next::Return(nginx_sys::NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t)
 }
 
 /// A server-side session: stored (suspending for Redis), then the reference cookie.
-unsafe fn finish_stored(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, flow: &mut CallbackFlow, now: u64) -> Next {
+fn finish_stored(r: Request<'_>, pidx: usize, p: &Provider, flow: &mut CallbackFlow, now: u64) -> Next {
     if flow.session.is_none() {
         flow.session = Some(build_session(p, flow, now));
     }

@@ -3,10 +3,8 @@
 //! for this request, so one location can serve several tenants or providers through a
 //! `map`.
 
-use nginx_sys::{ngx_http_request_t, ngx_str_t, NGX_OK};
-
 use crate::conf::{AuthSetting, LocConf, MainConf};
-use crate::ngx_util;
+use crate::request::Request;
 
 pub enum Choice {
     /// No authentication here (`auth_oidc off`, unset, or the variable says `off`).
@@ -17,17 +15,14 @@ pub enum Choice {
     Unknown(String),
 }
 
-/// # Safety
-/// `r` must be a live request of the location `lcf` belongs to.
-pub unsafe fn provider(r: *mut ngx_http_request_t, lcf: &LocConf, mcf: &MainConf) -> Choice {
+/// `lcf` is the configuration of `r`'s location.
+pub fn provider(r: Request<'_>, lcf: &LocConf, mcf: &MainConf) -> Choice {
     match &lcf.auth {
         AuthSetting::Provider(i) => Choice::Provider(*i),
         AuthSetting::Variable(cv) => {
-            let mut value = ngx_str_t { len: 0, data: core::ptr::null_mut() };
-            if nginx_sys::ngx_http_complex_value(r, *cv, &mut value) != NGX_OK as nginx_sys::ngx_int_t {
+            let Some(name) = r.complex_value(*cv) else {
                 return Choice::Unknown("(not evaluated)".into());
-            }
-            let name = ngx_util::bytes(&value);
+            };
             if name == b"off" {
                 return Choice::None;
             }

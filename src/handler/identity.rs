@@ -3,25 +3,20 @@
 //! access phase (`spoof_guard`); removing the names again here costs little and keeps
 //! this function right on its own.
 
-use nginx_sys::{ngx_http_request_t, ngx_str_t, NGX_OK};
 
 use crate::conf::{LocConf, Provider};
-use crate::ngx_util;
+use crate::request::Request;
 
-/// # Safety
-/// `r` must be the live main request, in its access phase, with its identity (if any)
-/// already in its context (the header values may use `$oidc_*` variables).
-pub unsafe fn apply(r: *mut ngx_http_request_t, lcf: &LocConf, _p: &Provider) -> Option<()> {
+/// `r` is in its access phase, with its identity (if any) already in its context (the
+/// header values may use `$oidc_*` variables).
+pub fn apply(r: Request<'_>, lcf: &LocConf, _p: &Provider) -> Option<()> {
     for h in &lcf.set_headers {
         let name = h.name.as_bytes();
-        ngx_util::remove_headers_in(r, |e| ngx_util::bytes(&(*e).key).eq_ignore_ascii_case(name))?;
-        let mut value = ngx_str_t { len: 0, data: core::ptr::null_mut() };
-        if nginx_sys::ngx_http_complex_value(r, h.value, &mut value) != NGX_OK as nginx_sys::ngx_int_t {
-            return None;
-        }
+        r.remove_headers_in(name)?;
+        let value = r.complex_value(h.value)?;
         // An empty value (no such claim, anonymous request) sets no header at all.
-        if value.len > 0 {
-            ngx_util::push_header_in(r, name, ngx_util::bytes(&value))?;
+        if !value.is_empty() {
+            r.push_header_in(name, value)?;
         }
     }
     Some(())

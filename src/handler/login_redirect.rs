@@ -1,7 +1,7 @@
 //! The first step of login: a 302 to the OP's authorization endpoint, and the state of
 //! this attempt in its own short-lived encrypted cookie.
 
-use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use nginx_sys::ngx_int_t;
 use oidc_core::auth_request::AuthorizationRequest;
 use oidc_core::cookie_header::{self, SetCookieAttrs};
 use oidc_core::discovery::ProviderMetadata;
@@ -9,7 +9,7 @@ use oidc_core::login_state::{self, LoginState};
 use oidc_core::return_to;
 
 use crate::conf::{PkceMode, Provider, ResponseMode};
-use crate::ngx_util;
+use crate::request::Request;
 
 /// At most this many login attempts (tabs) in flight per browser; beyond it the oldest
 /// state cookies are cleared so cookies cannot pile up.
@@ -24,11 +24,10 @@ pub const STATE_COOKIES_BUDGET: usize = 4096;
 
 const INTERNAL_ERROR: ngx_int_t = nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
 
-/// # Safety
-/// `r` must be the live request whose access handler is running.
-pub unsafe fn start_login(r: *mut ngx_http_request_t, p: &Provider, meta: &ProviderMetadata, now: i64) -> ngx_int_t {
-    let log = (*(*r).connection).log;
-    let https = ngx_util::is_https(r);
+/// `r` is the request whose access handler is running.
+pub fn start_login(r: Request<'_>, p: &Provider, meta: &ProviderMetadata, now: i64) -> ngx_int_t {
+    let log = r.log();
+    let https = r.is_https();
 
     let redirect_uri = match absolute_redirect_uri(r, p, https) {
         Some(u) => u,
@@ -37,7 +36,7 @@ pub unsafe fn start_login(r: *mut ngx_http_request_t, p: &Provider, meta: &Provi
             return nginx_sys::NGX_HTTP_BAD_REQUEST as ngx_int_t;
         }
     };
-    let requested = String::from_utf8_lossy(ngx_util::unparsed_uri(r));
+    let requested = String::from_utf8_lossy(r.unparsed_uri());
     let target = return_to::return_target(&requested);
 
     let use_pkce = match p.pkce {
@@ -89,11 +88,11 @@ pub unsafe fn start_login(r: *mut ngx_http_request_t, p: &Provider, meta: &Provi
     }
 
     for c in &set_cookies {
-        if ngx_util::add_header(r, "Set-Cookie", c.as_bytes()).is_none() {
+        if r.add_header("Set-Cookie", c.as_bytes()).is_none() {
             return INTERNAL_ERROR;
         }
     }
-    if ngx_util::set_cache_control(r, b"no-store", false).is_none() || ngx_util::set_location(r, &url).is_none() {
+    if r.set_cache_control(b"no-store", false).is_none() || r.set_location(&url).is_none() {
         return INTERNAL_ERROR;
     }
     nginx_sys::NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t
@@ -116,11 +115,11 @@ pub fn state_cookie_attrs(p: &Provider, https: bool, max_age: Option<i64>) -> Se
 
 /// `redirect_uri` as an absolute URL: a configured path is joined to the scheme and Host
 /// the browser used (behind a TLS-terminating proxy, configure the absolute URL).
-pub unsafe fn absolute_redirect_uri(r: *mut ngx_http_request_t, p: &Provider, https: bool) -> Option<String> {
+pub fn absolute_redirect_uri(r: Request<'_>, p: &Provider, https: bool) -> Option<String> {
     if !p.redirect_uri.starts_with('/') {
         return Some(p.redirect_uri.clone());
     }
-    let host = ngx_util::authority(r)?;
+    let host = r.authority()?;
     Some(format!("{}://{}{}", if https { "https" } else { "http" }, host, p.redirect_uri))
 }
 
@@ -132,10 +131,10 @@ fn cookie_size(name: &str, value: &str) -> usize {
 /// State cookies of earlier attempts to clear so that, with the new one (of `new_size`
 /// bytes), at most MAX_STATE_COOKIES remain in at most STATE_COOKIES_BUDGET bytes:
 /// unreadable or expired ones, and all but the newest that fit.
-unsafe fn state_cookies_to_clear(r: *mut ngx_http_request_t, p: &Provider, prefix: &str, now: i64, new_size: usize) -> Vec<String> {
+fn state_cookies_to_clear(r: Request<'_>, p: &Provider, prefix: &str, now: i64, new_size: usize) -> Vec<String> {
     let mut dead = Vec::new();
     let mut live: Vec<(u64, String, usize)> = Vec::new();
-    for header in ngx_util::cookie_headers(r) {
+    for header in r.cookie_headers() {
         for (name, value) in cookie_header::iter_cookies(header) {
             if !login_state::is_state_cookie_name(prefix, name) {
                 continue;

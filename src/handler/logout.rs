@@ -9,7 +9,7 @@
 //! this origin.
 
 use crate::metrics::LogoutKind;
-use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use nginx_sys::ngx_int_t;
 use oidc_core::session_cookie::{Loaded, Sealed};
 
 use super::{page, session, watchdog_ms};
@@ -17,13 +17,12 @@ use crate::bridge::waiters;
 use crate::cache::documents::{self, Doc};
 use crate::cache::session_local;
 use crate::conf::Provider;
-use crate::ngx_util;
+use crate::request::Request;
 
-/// # Safety
-/// `r` must be the live main request whose access handler is running.
-pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
-    let method = ngx_util::method(r);
-    let fetch_site = ngx_util::header_in(r, "Sec-Fetch-Site");
+/// `r` is the main request whose access handler is running.
+pub fn handle(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
+    let method = r.method();
+    let fetch_site = r.header_in("Sec-Fetch-Site");
     let trusted = match method {
         b"GET" | b"HEAD" => matches!(fetch_site, Some(b"same-origin") | Some(b"none")),
         b"POST" => same_origin_post(r, fetch_site),
@@ -33,22 +32,22 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
         if method == b"POST" {
             ngx_log!(
                 warn,
-                (*(*r).connection).log,
+                r.log(),
                 "auth_oidc: provider \"{}\": logout_forbidden: a logout POST from another origin was refused",
                 p.name
             );
-            return page::send(r, nginx_sys::NGX_HTTP_FORBIDDEN as usize, "Sign-out refused", "This sign-out request came from another site.");
+            return r.send(nginx_sys::NGX_HTTP_FORBIDDEN as usize, "Sign-out refused", "This sign-out request came from another site.");
         }
         return confirm_page(r, p);
     }
 
     // The OP's end_session_endpoint, if it has one; logout works locally without it.
     let meta = match documents::discovery(p, pidx, now) {
-        Doc::Pending(key) => return waiters::suspend(r, key, watchdog_ms(p)),
+        Doc::Pending(key) => return waiters::suspend(r.raw(), key, watchdog_ms(p)),
         Doc::Failed(reason) => {
             ngx_log!(
                 warn,
-                (*(*r).connection).log,
+                r.log(),
                 "auth_oidc: provider \"{}\": {}: logging out locally only",
                 p.name,
                 reason
@@ -58,7 +57,7 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
         Doc::Ready(m) => Some(m),
     };
 
-    let jar = session::jar(r);
+    let jar = r.jar();
     let session = if p.session_store.is_server_side() {
         // The stored session ends here, for every copy of the cookie on every host.
         match session::cookies(p).sealed(&jar) {
@@ -84,7 +83,7 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
     if session::clear(r, p, &jar).is_err() {
         return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
     }
-    ngx_log!(info, (*(*r).connection).log, "auth_oidc: provider \"{}\": logout: session cookies cleared", p.name);
+    ngx_log!(info, r.log(), "auth_oidc: provider \"{}\": logout: session cookies cleared", p.name);
     crate::metrics::logout(pidx, if meta.as_ref().is_some_and(|m| m.end_session_endpoint.is_some()) { LogoutKind::RpInitiated } else { LogoutKind::Local });
 
     let post_logout = p.post_logout_uri.as_deref().map(|u| absolute(r, u));
@@ -117,46 +116,46 @@ pub unsafe fn handle(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now:
 }
 
 /// No end_session_endpoint: go to post_logout_uri, or show that the user is out.
-unsafe fn local_end(r: *mut ngx_http_request_t, post_logout: Option<&str>) -> ngx_int_t {
+fn local_end(r: Request<'_>, post_logout: Option<&str>) -> ngx_int_t {
     match post_logout {
         Some(u) => redirect(r, u),
-        None => page::send(r, nginx_sys::NGX_HTTP_OK as usize, "Signed out", "You have been signed out."),
+        None => r.send(nginx_sys::NGX_HTTP_OK as usize, "Signed out", "You have been signed out."),
     }
 }
 
-unsafe fn redirect(r: *mut ngx_http_request_t, url: &str) -> ngx_int_t {
-    if ngx_util::set_cache_control(r, b"no-store", false).is_none() || ngx_util::set_location(r, url).is_none() {
+fn redirect(r: Request<'_>, url: &str) -> ngx_int_t {
+    if r.set_cache_control(b"no-store", false).is_none() || r.set_location(url).is_none() {
         return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
     }
     nginx_sys::NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t
 }
 
 /// A configured path made absolute on the host the browser used (the OP needs a full URL).
-unsafe fn absolute(r: *mut ngx_http_request_t, uri: &str) -> String {
+fn absolute(r: Request<'_>, uri: &str) -> String {
     if uri.starts_with('/') {
-        if let Some(origin) = ngx_util::origin(r) {
+        if let Some(origin) = r.origin() {
             return format!("{origin}{uri}");
         }
     }
     uri.to_owned()
 }
 
-unsafe fn same_origin_post(r: *mut ngx_http_request_t, fetch_site: Option<&[u8]>) -> bool {
+fn same_origin_post(r: Request<'_>, fetch_site: Option<&[u8]>) -> bool {
     if let Some(site) = fetch_site {
         return site == b"same-origin";
     }
-    match (ngx_util::header_in(r, "Origin"), ngx_util::origin(r)) {
+    match (r.header_in("Origin"), r.origin()) {
         (Some(o), Some(ours)) => o == ours.as_bytes(),
         _ => false,
     }
 }
 
 /// A page whose button POSTs the logout from this origin.
-unsafe fn confirm_page(r: *mut ngx_http_request_t, p: &Provider) -> ngx_int_t {
+fn confirm_page(r: Request<'_>, p: &Provider) -> ngx_int_t {
     let action = page::escape(p.logout_uri.as_deref().unwrap_or("/"));
     let body = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Sign out</title></head>\n<body><h1>Sign out?</h1>\n\
          <form method=\"post\" action=\"{action}\"><button type=\"submit\">Sign out</button></form>\n</body></html>\n"
     );
-    page::send_html(r, nginx_sys::NGX_HTTP_OK as usize, &body)
+    r.send_html(nginx_sys::NGX_HTTP_OK as usize, &body)
 }

@@ -36,8 +36,9 @@ use crate::bridge::waiters;
 use crate::cache::session_local;
 use crate::conf::{AuthSetting, BearerMode, LocConf, Provider};
 use crate::metrics::SessionSource;
-use crate::req_ctx::{request_ctx, Identity};
-use crate::{ngx_util, AuthOidcModule};
+use crate::req_ctx::Identity;
+use crate::request::Request;
+use crate::AuthOidcModule;
 
 const INTERNAL_ERROR: ngx_int_t = nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
 
@@ -60,28 +61,34 @@ pub fn register(cf: &mut ngx_conf_t) -> Status {
 
 guarded! { fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t = access_handler_body, on_panic nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as nginx_sys::ngx_int_t; }
 unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
-    let Some(lcf) = AuthOidcModule::location_conf(&*r) else { return NGX_DECLINED as ngx_int_t };
+    // SAFETY: nginx calls the access handler with its live main request, whose header
+    // is not sent yet: the invariant of Request::from_raw, for the duration of this call.
+    access(Request::from_raw(r))
+}
+
+fn access(req: Request<'_>) -> ngx_int_t {
+    let Some(lcf) = req.loc_conf() else { return NGX_DECLINED as ngx_int_t };
     if matches!(lcf.auth, AuthSetting::Unset | AuthSetting::Off) {
         return NGX_DECLINED as ngx_int_t;
     }
-    if waiters::is_waiting(r) {
+    if waiters::is_waiting(req.raw()) {
         return NGX_DONE as ngx_int_t;
     }
-    let Some(mcf) = AuthOidcModule::main_conf(&*r) else { return NGX_DECLINED as ngx_int_t };
-    let pidx = match choose::provider(r, lcf, mcf) {
+    let Some(mcf) = req.main_conf() else { return NGX_DECLINED as ngx_int_t };
+    let pidx = match choose::provider(req, lcf, mcf) {
         choose::Choice::Provider(i) => i,
         choose::Choice::None => return NGX_DECLINED as ngx_int_t,
         choose::Choice::Unknown(value) => {
             ngx_log!(
                 err,
-                (*(*r).connection).log,
+                req.log(),
                 "auth_oidc: unknown_provider: \"auth_oidc\" names \"{value}\" for this request, and no oidc_provider has that name"
             );
             return INTERNAL_ERROR;
         }
     };
     let p: &Provider = &mcf.providers[pidx];
-    let Some(ctx) = request_ctx(r) else { return INTERNAL_ERROR };
+    let Some(ctx) = req.ctx() else { return INTERNAL_ERROR };
     if ctx.body_pending {
         // Still reading a form body; its completion resumes the request.
         return NGX_DONE as ngx_int_t;
@@ -93,41 +100,41 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
     ctx.probed = true;
 
     // The OP's logout calls carry no session and no bearer token: answered first.
-    let uri = ngx_util::uri(r);
+    let uri = req.uri();
     if p.backchannel_logout_uri.as_deref().is_some_and(|l| uri == l.as_bytes()) {
-        return op_logout::backchannel(r, pidx, p, now);
+        return op_logout::backchannel(req, pidx, p, now);
     }
     if p.frontchannel_logout_uri.as_deref().is_some_and(|l| uri == l.as_bytes()) {
-        return op_logout::frontchannel(r, pidx, p, now);
+        return op_logout::frontchannel(req, pidx, p, now);
     }
 
     match lcf.bearer.mode() {
         BearerMode::Off => {}
-        mode => match bearer::handle(r, lcf, pidx, p, now) {
+        mode => match bearer::handle(req, lcf, pidx, p, now) {
             bearer::BearerCheck::Done(rc) => return rc,
             bearer::BearerCheck::NoToken if mode == BearerMode::Only => {
-                return unauth::challenge(r, p);
+                return unauth::challenge(req, p);
             }
             bearer::BearerCheck::NoToken => {}
         },
     }
 
     if uri == p.redirect_path().as_bytes() {
-        return callback::handle(r, pidx, p, now);
+        return callback::handle(req, pidx, p, now);
     }
     if p.logout_uri.as_deref().is_some_and(|l| uri == l.as_bytes()) {
-        return logout::handle(r, pidx, p, now);
+        return logout::handle(req, pidx, p, now);
     }
 
-    let jar = session::jar(r);
+    let jar = req.jar();
     let cookies = session::cookies(p);
     let sealed = match cookies.sealed(&jar) {
-        Sealed::Absent => return unauth::handle(r, lcf, pidx, p, now, false),
-        Sealed::Incomplete => return refused(r, lcf, pidx, p, now, "session_chunk_missing"),
+        Sealed::Absent => return unauth::handle(req, lcf, pidx, p, now, false),
+        Sealed::Incomplete => return refused(req, lcf, pidx, p, now, "session_chunk_missing"),
         Sealed::Value(v) => v,
     };
     if p.session_store.is_server_side() {
-        return stored::access(r, lcf, pidx, p, &sealed, now);
+        return stored::access(req, lcf, pidx, p, &sealed, now);
     }
     let now_u = now as u64;
     // Cookie sessions the OP ended are in the zone's revocation list.
@@ -141,7 +148,7 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
             SessionState::Valid => {
                 ctx.identity = Some(identity);
                 crate::metrics::session_served(pidx, SessionSource::WorkerCache);
-                return pass_session(r, lcf, p);
+                return pass_session(req, lcf, p);
             }
             SessionState::Expired | SessionState::Idle => session_local::forget(pidx, &sealed),
             // Re-issue below, from the full session.
@@ -150,19 +157,19 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
     }
     match cookies.open(&sealed, now_u) {
         Loaded::Valid { session, .. } if revocations.is_some_and(|z| revoked(z, p, &session, now)) => {
-            let _ = session::clear(r, p, &jar);
-            refused(r, lcf, pidx, p, now, "session_revoked")
+            let _ = session::clear(req, p, &jar);
+            refused(req, lcf, pidx, p, now, "session_revoked")
         }
         Loaded::Valid { mut session, mut touch } => {
             let mut renewed = false;
             if session.times().refresh_due(now_u) || ctx.flight.is_some() {
                 let before = session.access_expires_at;
-                match refresh::renew(r, pidx, p, session, &jar, now, None) {
+                match refresh::renew(req, pidx, p, session, &jar, now, None) {
                     refresh::Refreshed::Return(rc) => return rc,
                     refresh::Refreshed::Ended => {
                         session_local::forget(pidx, &sealed);
-                        let _ = session::clear(r, p, &jar);
-                        return unauth::handle(r, lcf, pidx, p, now, false);
+                        let _ = session::clear(req, p, &jar);
+                        return unauth::handle(req, lcf, pidx, p, now, false);
                     }
                     refresh::Refreshed::Continue(s, _) => {
                         // Renewed: the cookie was re-issued already.
@@ -177,10 +184,10 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
                 // idle timeout, see Session::state).
                 session_local::forget(pidx, &sealed);
                 session.last_seen = now_u;
-                if let Err(e) = session::write(r, p, &session, &jar, now_u) {
-                    ngx_log!(err, (*(*r).connection).log, "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
+                if let Err(e) = session::write(req, p, &session, &jar, now_u) {
+                    ngx_log!(err, req.log(), "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
                 }
-                if let Some(ctx) = request_ctx(r) {
+                if let Some(ctx) = req.ctx() {
                     ctx.identity = Some(Rc::new(identity_of(session)));
                 }
             } else {
@@ -193,15 +200,15 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
                 } else {
                     session_local::put(pidx, &sealed, identity.clone(), times, now_u);
                 }
-                if let Some(ctx) = request_ctx(r) {
+                if let Some(ctx) = req.ctx() {
                     ctx.identity = Some(identity);
                 }
             }
             crate::metrics::session_served(pidx, SessionSource::FullOpen);
-            pass_session(r, lcf, p)
+            pass_session(req, lcf, p)
         }
-        Loaded::Refused(reason) => refused(r, lcf, pidx, p, now, reason),
-        Loaded::Absent => unauth::handle(r, lcf, pidx, p, now, false),
+        Loaded::Refused(reason) => refused(req, lcf, pidx, p, now, reason),
+        Loaded::Absent => unauth::handle(req, lcf, pidx, p, now, false),
     }
 }
 
@@ -214,13 +221,14 @@ unsafe fn access_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
 pub unsafe fn probe_session(r: *mut ngx_http_request_t) -> Option<Rc<Identity>> {
     let lcf = AuthOidcModule::location_conf(&*r)?;
     let mcf = AuthOidcModule::main_conf(&*r)?;
-    let choose::Choice::Provider(pidx) = choose::provider(r, lcf, mcf) else { return None };
+    let req = Request::from_raw(r);
+    let choose::Choice::Provider(pidx) = choose::provider(req, lcf, mcf) else { return None };
     let mode = lcf.bearer.mode();
-    if mode == BearerMode::Only || (mode == BearerMode::On && ngx_util::header_in(r, "Authorization").is_some()) {
+    if mode == BearerMode::Only || (mode == BearerMode::On && req.header_in("Authorization").is_some()) {
         return None;
     }
     let p: &Provider = &mcf.providers[pidx];
-    let jar = session::jar(r);
+    let jar = req.jar();
     let cookies = session::cookies(p);
     let Sealed::Value(sealed) = cookies.sealed(&jar) else { return None };
     let now = crate::cache::documents::ngx_now() as u64;
@@ -249,10 +257,10 @@ fn revoked(zone: crate::cache::zone::Zone, p: &Provider, session: &Session, now:
 }
 
 /// A session cookie that is not (or no longer) valid: as if there were none.
-unsafe fn refused(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, now: i64, reason: &str) -> ngx_int_t {
+fn refused(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, now: i64, reason: &str) -> ngx_int_t {
     ngx_log!(
         info,
-        (*(*r).connection).log,
+        r.log(),
         "auth_oidc: provider \"{}\": {reason}: the session cookie is not valid, treating the request as without session",
         p.name
     );
@@ -260,7 +268,7 @@ unsafe fn refused(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Pr
 }
 
 /// Lets the request through (with or without an identity).
-unsafe fn pass(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> ngx_int_t {
+fn pass(r: Request<'_>, lcf: &LocConf, p: &Provider) -> ngx_int_t {
     if identity::apply(r, lcf, p).is_none() {
         return INTERNAL_ERROR;
     }
@@ -269,18 +277,17 @@ unsafe fn pass(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> ngx_i
 
 /// A logged-in user passes if the location requires no scope and its claim rules
 /// (`auth_oidc_claim`) hold.
-unsafe fn pass_session(r: *mut ngx_http_request_t, lcf: &LocConf, p: &Provider) -> ngx_int_t {
+fn pass_session(r: Request<'_>, lcf: &LocConf, p: &Provider) -> ngx_int_t {
     if let Some(rc) = bearer::refuse_session_scope(r, lcf, p) {
         return rc;
     }
     let rules = &lcf.bearer.requirements.claims;
     if !rules.is_empty() {
-        let ctx = request_ctx(r);
+        let ctx = r.ctx();
         let claims = ctx.as_ref().and_then(|c| c.identity.as_ref()).map(|i| &i.claims);
         if let Some(failed) = claims.and_then(|c| rules.iter().find(|rule| !rule.holds(c))) {
-            ngx_log!(warn, (*(*r).connection).log, "auth_oidc: provider \"{}\": claim_rule_failed: {}", p.name, failed);
-            return page::send(
-                r,
+            ngx_log!(warn, r.log(), "auth_oidc: provider \"{}\": claim_rule_failed: {}", p.name, failed);
+            return r.send(
                 nginx_sys::NGX_HTTP_FORBIDDEN as usize,
                 "Access denied",
                 "You are signed in, but your account is not allowed to see this page.",

@@ -12,8 +12,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use nginx_sys::ngx_int_t;
 
+use crate::request::Request;
 use crate::bridge::{self, waiters, OpCall, Outcome, Work};
 use crate::conf::Provider;
 
@@ -22,9 +23,7 @@ thread_local! {
     static INFLIGHT: RefCell<HashMap<usize, Vec<(u64, i64)>>> = RefCell::new(HashMap::new());
 }
 
-/// # Safety
-/// `r` must be the live request whose access handler is running.
-pub unsafe fn call_and_wait(r: *mut ngx_http_request_t, provider: usize, call: OpCall, watchdog_ms: u64) -> Option<ngx_int_t> {
+pub fn call_and_wait(r: Request<'_>, provider: usize, call: OpCall, watchdog_ms: u64) -> Option<ngx_int_t> {
     let Some(p) = bridge::main_conf().and_then(|m| m.providers.get(provider)) else { return None };
     let key = waiters::job_key();
     let now = crate::cache::documents::ngx_now();
@@ -32,7 +31,7 @@ pub unsafe fn call_and_wait(r: *mut ngx_http_request_t, provider: usize, call: O
         crate::metrics::op_busy(provider, call.endpoint);
         ngx_log!(
             err,
-            (*(*r).connection).log,
+            r.log(),
             "auth_oidc: provider \"{}\": op_busy: {} requests to the OP in flight in this worker (max_op_calls), answering 503",
             p.name,
             p.max_op_calls
@@ -48,7 +47,7 @@ pub unsafe fn call_and_wait(r: *mut ngx_http_request_t, provider: usize, call: O
         release(provider, key);
         return None;
     }
-    Some(waiters::suspend(r, key, watchdog_ms))
+    Some(waiters::suspend(r.raw(), key, watchdog_ms))
 }
 
 fn admit(p: &Provider, provider: usize, key: u64, deadline: i64) -> bool {

@@ -16,7 +16,7 @@
 //! Each request goes through steps across suspensions (documents, Redis), kept in
 //! `OpLogout` in the request's context.
 
-use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use nginx_sys::ngx_int_t;
 use oidc_core::callback_params;
 use oidc_core::discovery::ProviderMetadata;
 use oidc_core::session::Session;
@@ -29,14 +29,14 @@ use oidc_core::token_exchange::sanitize;
 use oidc_redis::StoreOp;
 
 use super::store_io::{self, Reply};
-use super::{callback, page, revoke, session, stored, watchdog_ms};
+use super::{callback, revoke, session, stored, watchdog_ms};
+use crate::request::Request;
 use crate::bridge::waiters;
 use crate::cache::documents::{self, Doc};
 use crate::cache::session_local;
 use crate::conf::session_store::SessionStore;
 use crate::conf::Provider;
-use crate::req_ctx::request_ctx;
-use crate::{ngx_util, store_keys};
+use crate::store_keys;
 
 /// Largest back-channel body accepted (a logout token is a few kilobytes).
 const MAX_BODY: usize = 64 * 1024;
@@ -89,10 +89,10 @@ impl OpLogout {
 
 /// A back-channel failure: 400 with an OAuth-style JSON error (section 2.8), and the log
 /// line `backchannel_logout_invalid: <check>: <detail>`.
-unsafe fn refuse(r: *mut ngx_http_request_t, p: &Provider, check: &str, detail: &str) -> ngx_int_t {
+fn refuse(r: Request<'_>, p: &Provider, check: &str, detail: &str) -> ngx_int_t {
     ngx_log!(
         warn,
-        (*(*r).connection).log,
+        r.log(),
         "auth_oidc: provider \"{}\": backchannel_logout_invalid: {}: {}",
         p.name,
         check,
@@ -100,30 +100,27 @@ unsafe fn refuse(r: *mut ngx_http_request_t, p: &Provider, check: &str, detail: 
     );
     let error = if check == "temporarily_unavailable" { "temporarily_unavailable" } else { "invalid_request" };
     let body = serde_json::json!({"error": error, "error_description": check}).to_string();
-    page::send_json(r, nginx_sys::NGX_HTTP_BAD_REQUEST as usize, &body)
+    r.send_json(nginx_sys::NGX_HTTP_BAD_REQUEST as usize, &body)
 }
 
 /// `backchannel_logout_uri`.
-///
-/// # Safety
-/// `r` must be the live main request whose access handler is running.
-pub unsafe fn backchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
-    let Some(ctx) = request_ctx(r) else { return super::INTERNAL_ERROR };
+pub fn backchannel(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
+    let Some(ctx) = r.ctx() else { return super::INTERNAL_ERROR };
     if ctx.op_logout.is_none() {
         // A GET (a link, an image, a crawler) never ends a session. Not logged: the
         // request line, which nginx adds to every line, could carry a token.
-        if ngx_util::method(r) != b"POST" {
+        if r.method() != b"POST" {
             return nginx_sys::NGX_HTTP_NOT_ALLOWED as ngx_int_t;
         }
         if !ctx.body_read {
-            if let Some(rc) = callback::start_body_read(r, ctx) {
+            if let Some(rc) = crate::body_read::start(r, ctx) {
                 return rc;
             }
         }
         ctx.op_logout = Some(OpLogout::new(Step::Validate));
     }
     let meta = match documents::discovery(p, pidx, now) {
-        Doc::Pending(key) => return waiters::suspend(r, key, watchdog_ms(p)),
+        Doc::Pending(key) => return waiters::suspend(r.raw(), key, watchdog_ms(p)),
         Doc::Failed(reason) => return refuse(r, p, "temporarily_unavailable", &format!("{reason}: the OP's configuration is unavailable")),
         Doc::Ready(m) => m,
     };
@@ -131,7 +128,7 @@ pub unsafe fn backchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider,
     loop {
         match flow.step {
             Step::Validate => {
-                let body = match ngx_util::body_in_memory(r, MAX_BODY) {
+                let body = match r.body_in_memory(MAX_BODY) {
                     Ok(b) => b,
                     Err(e) => return refuse(r, p, "body", e),
                 };
@@ -143,7 +140,7 @@ pub unsafe fn backchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider,
                     return refuse(r, p, "logout_token_missing", "the request has no logout_token parameter");
                 };
                 let jwks = match documents::jwks(p, pidx, &meta, now) {
-                    Doc::Pending(key) => return waiters::suspend(r, key, watchdog_ms(p)),
+                    Doc::Pending(key) => return waiters::suspend(r.raw(), key, watchdog_ms(p)),
                     Doc::Failed(reason) => {
                         return refuse(r, p, "temporarily_unavailable", &format!("{reason}: the OP's key set is unavailable"))
                     }
@@ -169,7 +166,7 @@ pub unsafe fn backchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider,
                         // workers), then the token checked again.
                         flow.kid_refreshed = true;
                         if documents::refresh_jwks_for_unknown_kid(p, pidx, &meta, now) {
-                            return waiters::suspend(r, p.jwks_key, watchdog_ms(p));
+                            return waiters::suspend(r.raw(), p.jwks_key, watchdog_ms(p));
                         }
                     }
                     Err(e) => return refuse(r, p, e.reason(), &e.to_string()),
@@ -204,7 +201,7 @@ pub unsafe fn backchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider,
                 }
                 crate::metrics::logout(pidx, crate::metrics::LogoutKind::Backchannel);
                 // Section 2.8: 200, and the answer must not be cached.
-                return page::send_json(r, nginx_sys::NGX_HTTP_OK as usize, "{}");
+                return r.send_json(nginx_sys::NGX_HTTP_OK as usize, "{}");
             }
             Step::EndCookie => return super::INTERNAL_ERROR,
         }
@@ -220,7 +217,7 @@ enum Sight {
 
 /// Records the token's `jti` until it expires; whether it was new. Redis when the
 /// provider's sessions are there (every host sees it), else the zone.
-unsafe fn first_sight(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, req: &LogoutRequest, submitted: bool, now: i64) -> Sight {
+fn first_sight(r: Request<'_>, pidx: usize, p: &Provider, req: &LogoutRequest, submitted: bool, now: i64) -> Sight {
     let id = oidc_core::token_cache::TokenCacheKey::new(&format!("logout-jti\n{}", req.iss), &req.jti);
     let until = (req.replay_until as i64).max(now + 1);
     if let SessionStore::Redis(_) = p.session_store {
@@ -272,8 +269,8 @@ enum Ended {
 /// Ends every session of `target` in the provider's store, and revokes their tokens.
 /// `submitted`: a Redis command was sent and its answer is in the context.
 #[allow(clippy::too_many_arguments)]
-unsafe fn end_tagged(
-    r: *mut ngx_http_request_t,
+fn end_tagged(
+    r: Request<'_>,
     pidx: usize,
     p: &Provider,
     meta: Option<&ProviderMetadata>,
@@ -282,7 +279,7 @@ unsafe fn end_tagged(
     now: i64,
     why: &str,
 ) -> Ended {
-    let log = (*(*r).connection).log;
+    let log = r.log();
     let cookies = |sessions: Vec<Session>| {
         for s in &sessions {
             ngx_log!(info, log, "auth_oidc: provider \"{}\": {why}: session ended for sub \"{}\"", p.name, sanitize(&s.sub));
@@ -355,17 +352,14 @@ unsafe fn end_tagged(
 }
 
 /// `frontchannel_logout_uri`.
-///
-/// # Safety
-/// `r` must be the live main request whose access handler is running.
-pub unsafe fn frontchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
-    let Some(ctx) = request_ctx(r) else { return super::INTERNAL_ERROR };
-    let log = (*(*r).connection).log;
+pub fn frontchannel(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
+    let Some(ctx) = r.ctx() else { return super::INTERNAL_ERROR };
+    let log = r.log();
     if ctx.op_logout.is_none() {
-        if !matches!(ngx_util::method(r), b"GET" | b"HEAD") {
+        if !matches!(r.method(), b"GET" | b"HEAD") {
             return nginx_sys::NGX_HTTP_NOT_ALLOWED as ngx_int_t;
         }
-        let params = match callback_params::named(ngx_util::args(r), &["iss", "sid"], 4096) {
+        let params = match callback_params::named(r.args(), &["iss", "sid"], 4096) {
             Ok(x) => x,
             Err(e) => return invalid(r, p, &e.to_string()),
         };
@@ -392,7 +386,7 @@ pub unsafe fn frontchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider
         ctx.op_logout = Some(flow);
     }
     let meta = match documents::discovery(p, pidx, now) {
-        Doc::Pending(key) => return waiters::suspend(r, key, watchdog_ms(p)),
+        Doc::Pending(key) => return waiters::suspend(r.raw(), key, watchdog_ms(p)),
         Doc::Failed(_) => None,
         Doc::Ready(m) => Some(m),
     };
@@ -407,9 +401,7 @@ pub unsafe fn frontchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider
                 }
                 Ended::Failed(e) => {
                     ngx_log!(err, log, "auth_oidc: provider \"{}\": frontchannel_logout_failed: {}", p.name, sanitize(&e));
-                    return page::send(
-                        r,
-                        nginx_sys::NGX_HTTP_SERVICE_UNAVAILABLE as usize,
+                    return r.send(nginx_sys::NGX_HTTP_SERVICE_UNAVAILABLE as usize,
                         "Sign-out failed",
                         "The session could not be ended right now.",
                     );
@@ -418,7 +410,7 @@ pub unsafe fn frontchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider
             }
         }
         _ => {
-            let jar = session::jar(r);
+            let jar = r.jar();
             let Sealed::Value(sealed) = session::cookies(p).sealed(&jar) else {
                 ngx_log!(info, log, "auth_oidc: provider \"{}\": frontchannel_logout: no sid and no session cookie: nothing to end", p.name);
                 return signed_out(r);
@@ -456,12 +448,12 @@ pub unsafe fn frontchannel(r: *mut ngx_http_request_t, pidx: usize, p: &Provider
 }
 
 /// A front-channel call that ends nothing: logged, and a small page (framed, unseen).
-unsafe fn invalid(r: *mut ngx_http_request_t, p: &Provider, why: &str) -> ngx_int_t {
-    ngx_log!(warn, (*(*r).connection).log, "auth_oidc: provider \"{}\": frontchannel_logout_invalid: {}", p.name, why);
-    page::send(r, nginx_sys::NGX_HTTP_BAD_REQUEST as usize, "Sign-out refused", "This sign-out request is not valid.")
+fn invalid(r: Request<'_>, p: &Provider, why: &str) -> ngx_int_t {
+    ngx_log!(warn, r.log(), "auth_oidc: provider \"{}\": frontchannel_logout_invalid: {}", p.name, why);
+    r.send(nginx_sys::NGX_HTTP_BAD_REQUEST as usize, "Sign-out refused", "This sign-out request is not valid.")
 }
 
 /// The page the OP frames: no X-Frame-Options (it must be framable), not cached.
-unsafe fn signed_out(r: *mut ngx_http_request_t) -> ngx_int_t {
-    page::send(r, nginx_sys::NGX_HTTP_OK as usize, "Signed out", "You have been signed out of this site.")
+fn signed_out(r: Request<'_>) -> ngx_int_t {
+    r.send(nginx_sys::NGX_HTTP_OK as usize, "Signed out", "You have been signed out of this site.")
 }

@@ -7,21 +7,13 @@ use nginx_sys::{ngx_chain_t, ngx_http_request_t, ngx_int_t, ngx_str_t, NGX_DONE,
 
 use crate::ngx_util;
 
-/// Sends `status` with a small page and ends the request. Headers already added to
-/// `headers_out` (Set-Cookie clearing a state cookie, ...) go with it. Returns what the
-/// access handler must return.
+/// Sends `status` with an HTML page and ends the request (handlers call it through
+/// `Request::send` and `Request::send_html`). Headers already added to `headers_out`
+/// (Set-Cookie clearing a state cookie, ...) go with it. Returns what the access handler
+/// must return. The body must be HTML-escaped by the caller.
 ///
 /// # Safety
 /// `r` must be the live main request whose access handler is running.
-pub unsafe fn send(r: *mut ngx_http_request_t, status: usize, title: &str, message: &str) -> ngx_int_t {
-    let body = html(title, message);
-    send_html(r, status, &body)
-}
-
-/// As `send`, with a body already written (it must be HTML-escaped by the caller).
-///
-/// # Safety
-/// As for `send`.
 pub unsafe fn send_html(r: *mut ngx_http_request_t, status: usize, body: &str) -> ngx_int_t {
     let rc = send_inner(r, status, "text/html; charset=utf-8", "text/html".len(), body.as_bytes());
     nginx_sys::ngx_http_finalize_request(r, rc);
@@ -31,7 +23,7 @@ pub unsafe fn send_html(r: *mut ngx_http_request_t, status: usize, body: &str) -
 /// As `send_html`, for a JSON body (answers to the OP's back-channel calls).
 ///
 /// # Safety
-/// As for `send`.
+/// As for `send_html`.
 pub unsafe fn send_json(r: *mut ngx_http_request_t, status: usize, body: &str) -> ngx_int_t {
     let rc = send_inner(r, status, "application/json", "application/json".len(), body.as_bytes());
     nginx_sys::ngx_http_finalize_request(r, rc);

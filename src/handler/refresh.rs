@@ -19,7 +19,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use nginx_sys::ngx_int_t;
 use oidc_core::session::Session;
 use oidc_core::session_cookie::CookieJar;
 use oidc_core::session_ref::{refresh_key, SessionRef};
@@ -29,12 +29,12 @@ use oidc_redis::StoreOp;
 use super::store_io::{self, Reply};
 use super::stored::{self, Load, Place, Saved};
 use super::{op_call, session, watchdog_ms};
+use crate::request::Request;
 use crate::metrics::RefreshOutcome;
 use crate::bridge::{self, waiters, OpCall, Outcome, Work};
 use crate::cache::documents::{self, Doc};
 use crate::cache::session_local::Backing;
 use crate::conf::Provider;
-use crate::req_ctx::request_ctx;
 use crate::store_keys;
 
 /// After a failed attempt (OP unreachable), no new attempt from this worker for this long.
@@ -87,11 +87,8 @@ enum Step {
 
 use crate::cache::documents::ngx_now_ms as now_ms;
 
-/// # Safety
-/// `r` must be the live main request whose access handler is running. `stored`: the
-/// session's reference and place for a server-side store, None for cookie sessions.
-pub unsafe fn renew(
-    r: *mut ngx_http_request_t,
+pub fn renew(
+    r: Request<'_>,
     pidx: usize,
     p: &Provider,
     session: Session,
@@ -99,8 +96,8 @@ pub unsafe fn renew(
     now: i64,
     stored: Option<(&SessionRef, &Place)>,
 ) -> Refreshed {
-    let log = (*(*r).connection).log;
-    let Some(ctx) = request_ctx(r) else { return Refreshed::Continue(session, None) };
+    let log = r.log();
+    let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
     let Some(refresh_token) = session.refresh_token.clone() else { return Refreshed::Continue(session, None) };
     if ctx.flight.is_none() {
         if BACKOFF.with_borrow(|b| b.get(&pidx).is_some_and(|until| now < *until)) {
@@ -115,7 +112,7 @@ pub unsafe fn renew(
     }
     let redis = matches!(stored, Some((_, Place::Redis(_))));
     loop {
-        let Some(ctx) = request_ctx(r) else { return Refreshed::Continue(session, None) };
+        let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
         let Some(flight) = ctx.flight.as_mut() else { return Refreshed::Continue(session, None) };
         let rk = flight.rk;
         match flight.step {
@@ -173,7 +170,7 @@ pub unsafe fn renew(
                             release(pidx, p, rk, redis);
                             return finish(r, p, s, Some(b));
                         }
-                        let Some(ctx) = request_ctx(r) else { return Refreshed::Continue(session, None) };
+                        let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
                         if let Some(f) = ctx.flight.as_mut() {
                             f.step = Step::Granting;
                         }
@@ -233,14 +230,14 @@ fn lock_value() -> Vec<u8> {
     oidc_core::random::token(12).map(String::into_bytes).unwrap_or_else(|_| b"lock".to_vec())
 }
 
-unsafe fn clear_flight(r: *mut ngx_http_request_t) {
-    if let Some(ctx) = request_ctx(r) {
+fn clear_flight(r: Request<'_>) {
+    if let Some(ctx) = r.ctx() {
         ctx.flight = None;
         ctx.refreshing = false;
     }
 }
 
-unsafe fn finish(r: *mut ngx_http_request_t, _p: &Provider, s: Session, b: Option<Backing>) -> Refreshed {
+fn finish(r: Request<'_>, _p: &Provider, s: Session, b: Option<Backing>) -> Refreshed {
     clear_flight(r);
     Refreshed::Continue(s, b)
 }
@@ -258,14 +255,14 @@ fn release(pidx: usize, p: &Provider, rk: [u8; 32], redis: bool) {
 
 /// A store problem while coordinating: keep the session as it is (its access token is
 /// still valid for a while), never end it.
-unsafe fn store_trouble(r: *mut ngx_http_request_t, p: &Provider, session: Session, reply: Option<Reply>) -> Refreshed {
+fn store_trouble(r: Request<'_>, p: &Provider, session: Session, reply: Option<Reply>) -> Refreshed {
     let why = match reply {
         Some(Reply::Failed(e)) => e,
         _ => "unexpected answer".into(),
     };
     ngx_log!(
         warn,
-        (*(*r).connection).log,
+        r.log(),
         "auth_oidc: provider \"{}\": refresh_unavailable: the session store cannot coordinate the refresh ({}); keeping the session as it is",
         p.name,
         why
@@ -275,13 +272,13 @@ unsafe fn store_trouble(r: *mut ngx_http_request_t, p: &Provider, session: Sessi
 
 /// Another request is renewing this session: wait a little and look again, up to the
 /// provider's timeout; then go on with the session as it is.
-unsafe fn wait(r: *mut ngx_http_request_t, p: &Provider, session: Session) -> Refreshed {
-    let Some(ctx) = request_ctx(r) else { return Refreshed::Continue(session, None) };
+fn wait(r: Request<'_>, p: &Provider, session: Session) -> Refreshed {
+    let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
     let Some(flight) = ctx.flight.as_mut() else { return Refreshed::Continue(session, None) };
     if now_ms() >= flight.deadline_ms {
         ngx_log!(
             warn,
-            (*(*r).connection).log,
+            r.log(),
             "auth_oidc: provider \"{}\": refresh_unavailable: another request's refresh did not finish in time; keeping the session as it is",
             p.name
         );
@@ -293,13 +290,13 @@ unsafe fn wait(r: *mut ngx_http_request_t, p: &Provider, session: Session) -> Re
     if !ok {
         return finish(r, p, session, None);
     }
-    Refreshed::Return(waiters::suspend(r, key, watchdog_ms(p)))
+    Refreshed::Return(waiters::suspend(r.raw(), key, watchdog_ms(p)))
 }
 
 /// A finished refresh found in the grace entry: use its result.
 #[allow(clippy::too_many_arguments)]
-unsafe fn adopt(
-    r: *mut ngx_http_request_t,
+fn adopt(
+    r: Request<'_>,
     pidx: usize,
     p: &Provider,
     session: Session,
@@ -315,7 +312,7 @@ unsafe fn adopt(
     }
     if stored.is_some() {
         // The store holds the renewed session: read it again.
-        if let Some(f) = request_ctx(r).and_then(|c| c.flight.as_mut()) {
+        if let Some(f) = r.ctx().and_then(|c| c.flight.as_mut()) {
             f.step = Step::Reload { then_grant: false };
         }
         return renew_reload(r, pidx, p, session, jar, now, stored);
@@ -326,7 +323,7 @@ unsafe fn adopt(
         Some(renewed) => {
             crate::metrics::session_renewed(pidx);
             if let Err(e) = session::write(r, p, &renewed, jar, now as u64) {
-                ngx_log!(err, (*(*r).connection).log, "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
+                ngx_log!(err, r.log(), "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
             }
             finish(r, p, renewed, None)
         }
@@ -336,8 +333,8 @@ unsafe fn adopt(
 
 /// Continues the loop at the reload step.
 #[allow(clippy::too_many_arguments)]
-unsafe fn renew_reload(
-    r: *mut ngx_http_request_t,
+fn renew_reload(
+    r: Request<'_>,
     pidx: usize,
     p: &Provider,
     session: Session,
@@ -353,17 +350,17 @@ fn grace_purpose(p: &Provider) -> Vec<u8> {
 }
 
 /// Sends the refresh grant (this request holds the lease).
-unsafe fn grant(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, session: Session, now: i64) -> Refreshed {
-    let log = (*(*r).connection).log;
+fn grant(r: Request<'_>, pidx: usize, p: &Provider, session: Session, now: i64) -> Refreshed {
+    let log = r.log();
     let redis = matches!(p.session_store, crate::conf::session_store::SessionStore::Redis(_));
-    let Some(ctx) = request_ctx(r) else { return Refreshed::Continue(session, None) };
+    let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
     let rk = ctx.flight.as_ref().map(|f| f.rk).unwrap_or([0; 32]);
     let meta = match documents::discovery(p, pidx, now) {
         Doc::Pending(key) => {
             // The lease is kept; the step stays Granting with no outcome: look again.
             ctx.flight = None;
             release(pidx, p, rk, redis);
-            return Refreshed::Return(waiters::suspend(r, key, watchdog_ms(p)));
+            return Refreshed::Return(waiters::suspend(r.raw(), key, watchdog_ms(p)));
         }
         Doc::Failed(_) => {
             release(pidx, p, rk, redis);
@@ -399,8 +396,8 @@ unsafe fn grant(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, session: 
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn apply(
-    r: *mut ngx_http_request_t,
+fn apply(
+    r: Request<'_>,
     pidx: usize,
     p: &Provider,
     mut session: Session,
@@ -409,11 +406,11 @@ unsafe fn apply(
     outcome: Outcome,
     stored: Option<(&SessionRef, &Place)>,
 ) -> Refreshed {
-    let log = (*(*r).connection).log;
+    let log = r.log();
     let redis = matches!(stored, Some((_, Place::Redis(_))));
-    let rk = request_ctx(r).and_then(|c| c.flight.as_ref().map(|f| f.rk)).unwrap_or([0; 32]);
+    let rk = r.ctx().and_then(|c| c.flight.as_ref().map(|f| f.rk)).unwrap_or([0; 32]);
     // The session as it was when the grant was sent (it may have been re-read).
-    if let Some((s, _)) = request_ctx(r).and_then(|c| c.loaded.take()) {
+    if let Some((s, _)) = r.ctx().and_then(|c| c.loaded.take()) {
         session = s;
     }
     let answer = match outcome {
@@ -464,7 +461,7 @@ unsafe fn apply(
                         finish(r, p, session, Some(b))
                     }
                     Saved::Redis(rc) => {
-                        if let Some(ctx) = request_ctx(r) {
+                        if let Some(ctx) = r.ctx() {
                             ctx.loaded = Some((session, Backing::Cookie));
                             if let Some(f) = ctx.flight.as_mut() {
                                 f.step = Step::Saving;

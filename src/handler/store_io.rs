@@ -9,16 +9,16 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 
-use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use nginx_sys::ngx_int_t;
 use oidc_redis::{StoreAnswer, StoreOp};
 
-use super::{page, watchdog_ms};
+use super::watchdog_ms;
+use crate::request::Request;
 use crate::bridge::{self, waiters, Outcome, Work};
 use crate::cache::documents;
 use crate::cache::zone::Zone;
 use crate::conf::session_store::SessionStore;
 use crate::conf::Provider;
-use crate::req_ctx::request_ctx;
 
 /// A store's answer as a request keeps it (each waiter gets its own copy).
 #[derive(Clone, Debug)]
@@ -59,23 +59,15 @@ pub fn zone_of(p: &Provider) -> Option<Zone> {
 }
 
 /// The answer this request's last command got, if it has one waiting.
-///
-/// # Safety
-/// `r` must be a live request.
-pub unsafe fn take_reply(r: *mut ngx_http_request_t) -> Option<Reply> {
-    request_ctx(r).and_then(|c| c.store_reply.take())
+pub fn take_reply(r: Request<'_>) -> Option<Reply> {
+    r.ctx().and_then(|c| c.store_reply.take())
 }
 
-/// Runs `op` on the provider's Redis store and suspends `r` until the answer is in its
-/// context (`take_reply`). `share`: a key naming what is asked, so concurrent requests
 /// asking the same share one command.
-///
-/// # Safety
-/// `r` must be the live main request whose access handler is running.
-pub unsafe fn redis(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, op: StoreOp, share: Option<u64>) -> ngx_int_t {
+pub fn redis(r: Request<'_>, pidx: usize, p: &Provider, op: StoreOp, share: Option<u64>) -> ngx_int_t {
     let wkey = share.map_or_else(waiters::job_key, |k| k | (1 << 62));
     if share.is_some() && INFLIGHT.with_borrow(|f| f.contains(&wkey)) {
-        return waiters::suspend(r, wkey, watchdog_ms(p));
+        return waiters::suspend(r.raw(), wkey, watchdog_ms(p));
     }
     let submitted = bridge::submit(Work::Store { provider: pidx, op }, move |outcome: Outcome| {
         INFLIGHT.with_borrow_mut(|f| f.remove(&wkey));
@@ -91,7 +83,7 @@ pub unsafe fn redis(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, op: S
     if share.is_some() {
         INFLIGHT.with_borrow_mut(|f| f.insert(wkey));
     }
-    waiters::suspend(r, wkey, watchdog_ms(p))
+    waiters::suspend(r.raw(), wkey, watchdog_ms(p))
 }
 
 /// Sends a command and does not wait for it (moving an idle deadline).
@@ -100,21 +92,16 @@ pub fn redis_background(pidx: usize, op: StoreOp) {
 }
 
 /// The store cannot be reached: 503, never a login loop and never a pass.
-///
-/// # Safety
-/// `r` must be the live main request whose access handler is running.
-pub unsafe fn unavailable(r: *mut ngx_http_request_t, p: &Provider, why: &str) -> ngx_int_t {
+pub fn unavailable(r: Request<'_>, p: &Provider, why: &str) -> ngx_int_t {
     ngx_log!(
         err,
-        (*(*r).connection).log,
+        r.log(),
         "auth_oidc: provider \"{}\": session_store_unavailable: {} ({})",
         p.name,
         sanitize(why),
         p.session_store.describe()
     );
-    page::send(
-        r,
-        nginx_sys::NGX_HTTP_SERVICE_UNAVAILABLE as usize,
+    r.send(nginx_sys::NGX_HTTP_SERVICE_UNAVAILABLE as usize,
         "Service unavailable",
         "Your session cannot be checked right now. Please try again in a moment.",
     )

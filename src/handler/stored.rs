@@ -11,20 +11,20 @@
 
 use std::rc::Rc;
 
-use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use nginx_sys::ngx_int_t;
 use oidc_core::session::{Session, SessionState, SessionTimes};
 use oidc_core::session_ref::{SessionRef, StoredSessions};
 use oidc_core::session_tags::TagKind;
 use oidc_redis::StoreOp;
 
 use super::store_io::{self, Reply};
+use crate::request::Request;
 use crate::metrics::{SessionSource, StoreKind, StoreOp as MetricOp};
 use super::{identity_of, pass_session, refresh, refused, session};
 use crate::cache::session_local::{self, Backing};
 use crate::cache::zone_sessions::Validity;
 use crate::conf::session_store::SessionStore;
 use crate::conf::{LocConf, Provider};
-use crate::req_ctx::request_ctx;
 use crate::{bridge, store_keys};
 
 /// A cached Redis session is trusted this long when invalidations may have been missed.
@@ -89,11 +89,8 @@ fn current(pidx: usize, p: &Provider, backing: &Backing, now: i64) -> Option<Bac
 }
 
 /// The access decision for a request with a reference cookie.
-///
-/// # Safety
-/// `r` must be the live main request whose access handler is running.
-pub unsafe fn access(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, sealed: &str, now: i64) -> ngx_int_t {
-    let Some(ctx) = request_ctx(r) else { return super::INTERNAL_ERROR };
+pub fn access(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, sealed: &str, now: i64) -> ngx_int_t {
+    let Some(ctx) = r.ctx() else { return super::INTERNAL_ERROR };
     let now_u = now as u64;
     let resuming = ctx.store_reply.is_some() || ctx.loaded.is_some() || ctx.refreshing || ctx.flight.is_some();
 
@@ -138,12 +135,12 @@ pub unsafe fn access(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
         return ended(r, lcf, pidx, p, now, "session_expired");
     }
 
-    if session.times().refresh_due(now_u) || request_ctx(r).is_some_and(|c| c.flight.is_some()) {
+    if session.times().refresh_due(now_u) || r.ctx().is_some_and(|c| c.flight.is_some()) {
         // Kept across the suspensions of the refresh.
-        let jar = session::jar(r);
+        let jar = r.jar();
         match refresh::renew(r, pidx, p, session.clone(), &jar, now, Some((&sref, &place))) {
             refresh::Refreshed::Return(rc) => {
-                if let Some(ctx) = request_ctx(r) {
+                if let Some(ctx) = r.ctx() {
                     if ctx.loaded.is_none() {
                         ctx.loaded = Some((session, backing));
                     }
@@ -166,7 +163,7 @@ pub unsafe fn access(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: 
     let times = session.times();
     let identity = Rc::new(identity_of(session));
     session_local::put_backed(pidx, sealed, identity.clone(), times, backing, now_u);
-    if let Some(ctx) = request_ctx(r) {
+    if let Some(ctx) = r.ctx() {
         ctx.identity = Some(identity);
     }
     crate::metrics::session_served(pidx, SessionSource::FullOpen);
@@ -206,10 +203,7 @@ pub enum Load {
 }
 
 /// Reads a session from its store (suspending for Redis).
-///
-/// # Safety
-/// `r` must be the live main request whose access handler is running.
-pub unsafe fn load(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sref: &SessionRef, place: &Place, now: i64) -> Load {
+pub fn load(r: Request<'_>, pidx: usize, p: &Provider, sref: &SessionRef, place: &Place, now: i64) -> Load {
     let now_u = now as u64;
     let (value, backing, last_seen) = match place {
         Place::Zone(key) => {
@@ -252,7 +246,7 @@ pub unsafe fn load(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sref: 
         Err(e) => {
             ngx_log!(
                 warn,
-                (*(*r).connection).log,
+                r.log(),
                 "auth_oidc: provider \"{}\": {}: a stored session does not open with the configured session_secret keys",
                 p.name,
                 e.reason()
@@ -288,7 +282,7 @@ pub enum Saved {
 
 /// # Safety
 /// `r` must be the live main request whose access handler is running.
-pub unsafe fn save(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sref: &SessionRef, session: &Session, now: u64) -> Saved {
+pub fn save(r: Request<'_>, pidx: usize, p: &Provider, sref: &SessionRef, session: &Session, now: u64) -> Saved {
     let value = match sessions(p).seal_value(sref, session) {
         Ok(v) => v,
         Err(e) => return Saved::Failed(e.to_string()),
@@ -328,12 +322,8 @@ pub unsafe fn save(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sref: 
     }
 }
 
-/// Removes a session from the store (logout, refused refresh). Zone: at once, every
 /// worker sees it; Redis: sent without waiting (the caller that must wait uses `end`).
-///
-/// # Safety
-/// `r` must be a live request.
-pub unsafe fn remove(_r: *mut ngx_http_request_t, pidx: usize, p: &Provider, place: &Place) {
+pub fn remove(_r: Request<'_>, pidx: usize, p: &Provider, place: &Place) {
     match place {
         Place::Zone(key) => {
             crate::metrics::store_call(pidx, StoreKind::Zone, MetricOp::Remove, true);
@@ -346,23 +336,18 @@ pub unsafe fn remove(_r: *mut ngx_http_request_t, pidx: usize, p: &Provider, pla
 }
 
 /// The session is over (or was never there): clear the cookie, then as without session.
-unsafe fn ended(r: *mut ngx_http_request_t, lcf: &LocConf, pidx: usize, p: &Provider, now: i64, reason: &str) -> ngx_int_t {
-    let jar = session::jar(r);
+fn ended(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, now: i64, reason: &str) -> ngx_int_t {
+    let jar = r.jar();
     let _ = session::clear(r, p, &jar);
     refused(r, lcf, pidx, p, now, reason)
 }
 
-/// Removes the session of this request's cookie for logout; waits for Redis so a copy of
-/// the cookie is refused as soon as the logout answers. Returns the session (for the
 /// logout hint and the tokens to revoke) or a suspension.
-///
-/// # Safety
-/// `r` must be the live main request whose access handler is running.
-pub unsafe fn end(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sealed: &str, now: i64) -> Result<Option<Session>, ngx_int_t> {
+pub fn end(r: Request<'_>, pidx: usize, p: &Provider, sealed: &str, now: i64) -> Result<Option<Session>, ngx_int_t> {
     session_local::forget(pidx, sealed);
     let Ok(sref) = sessions(p).open_ref(sealed) else { return Ok(None) };
     let place = Place::of(p, &sref);
-    let Some(ctx) = request_ctx(r) else { return Ok(None) };
+    let Some(ctx) = r.ctx() else { return Ok(None) };
     match &place {
         Place::Zone(key) => {
             let session = match load(r, pidx, p, &sref, &place, now) {
@@ -395,7 +380,7 @@ pub unsafe fn end(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, sealed:
                         // The cookie is cleared anyway; the stored copy ends with its TTL.
                         ngx_log!(
                             err,
-                            (*(*r).connection).log,
+                            r.log(),
                             "auth_oidc: provider \"{}\": session_store_unavailable: logout could not remove the stored session: {}",
                             p.name,
                             e
@@ -415,13 +400,9 @@ pub enum Created {
     Return(ngx_int_t),
 }
 
-/// Creates the session of a login: a new reference, the session in the store, and the
 /// reference cookie.
-///
-/// # Safety
-/// `r` must be the live main request whose access handler is running.
-pub unsafe fn create(r: *mut ngx_http_request_t, pidx: usize, p: &Provider, session: &Session, now: u64) -> Created {
-    let Some(ctx) = request_ctx(r) else { return Created::Failed("no request context".into()) };
+pub fn create(r: Request<'_>, pidx: usize, p: &Provider, session: &Session, now: u64) -> Created {
+    let Some(ctx) = r.ctx() else { return Created::Failed("no request context".into()) };
     let sref = match ctx.new_ref {
         Some(x) => {
             match store_io::take_reply(r) {
