@@ -138,10 +138,7 @@ fn access(req: Request<'_>) -> ngx_int_t {
     }
     let now_u = now as u64;
     // Cookie sessions the OP ended are in the zone's revocation list.
-    let revocations = if p.ended_by_op() { crate::cache::documents::zone() } else { None };
-    if let Some(z) = &revocations {
-        session_local::sync_revocations(z);
-    }
+    let revocations = revocation_list(p);
     // Hot path: a session this worker opened before, with exactly this cookie.
     if let Some((identity, times)) = session_local::get(pidx, &sealed).filter(|(_, t)| !t.refresh_due(now_u)) {
         match times.state(now_u, p.session_idle_timeout) {
@@ -235,10 +232,7 @@ pub unsafe fn probe_session(r: *mut ngx_http_request_t) -> Option<Rc<Identity>> 
     if p.session_store.is_server_side() {
         return stored::probe(pidx, p, &sealed, now as i64);
     }
-    let revocations = if p.ended_by_op() { crate::cache::documents::zone() } else { None };
-    if let Some(z) = &revocations {
-        session_local::sync_revocations(z);
-    }
+    let revocations = revocation_list(p);
     if let Some((identity, times)) = session_local::get(pidx, &sealed) {
         if matches!(times.state(now, p.session_idle_timeout), SessionState::Valid | SessionState::ValidTouch) {
             return Some(identity);
@@ -249,6 +243,16 @@ pub unsafe fn probe_session(r: *mut ngx_http_request_t) -> Option<Rc<Identity>> 
         Loaded::Valid { session, .. } => Some(Rc::new(identity_of(session))),
         _ => None,
     }
+}
+
+/// The zone's revocation list when the OP can end this provider's cookie sessions, with
+/// this worker's cached sessions brought up to date with it (one atomic load).
+fn revocation_list(p: &Provider) -> Option<crate::cache::zone::Zone> {
+    let zone = if p.ended_by_op() { crate::cache::documents::zone() } else { None };
+    if let Some(z) = &zone {
+        session_local::sync_revocations(z);
+    }
+    zone
 }
 
 /// Whether the OP ended this cookie session (back- or front-channel logout).
