@@ -85,8 +85,17 @@ sub _start_node {
         POSIX::_exit(127);
     }
     $self->{pids}{$name} = $pid;
-    my $deadline = time + 20;
+    # A node process is ready in under a second here; CI once saw two starts stall past
+    # 20 s on a loaded machine. Wait longer, and say what the process was doing when a
+    # start is slow, so that a stall is explained rather than guessed at.
+    my $started = time;
+    my $deadline = $started + 60;
+    my $reported;
     while (time < $deadline) {
+        if (!$reported && time - $started > 15) {
+            $reported = 1;
+            diag("$name (pid $pid) not ready after 15s: " . _process_state($pid));
+        }
         if (open my $fh, '<', $out) {
             local $/;
             my $text = <$fh> // '';
@@ -98,7 +107,20 @@ sub _start_node {
         }
         sleep 0.05;
     }
-    die "$name not ready after 20s:\n" . _slurp($out);
+    die "$name not ready after 60s (" . _process_state($pid) . "):\n" . _slurp($out);
+}
+
+# One line on a process for a diagnostic: its state, CPU time and what it waits in,
+# and the machine's load.
+sub _process_state {
+    my ($pid) = @_;
+    my @stat = split ' ', (_slurp("/proc/$pid/stat") =~ s/^.*\)\s*//sr);
+    my $wchan = _slurp("/proc/$pid/wchan");
+    my $load = _slurp('/proc/loadavg');
+    chomp $load;
+    return @stat
+        ? "state $stat[0], utime $stat[11] stime $stat[12] ticks, wchan " . ($wchan || '-') . ", loadavg $load"
+        : "no /proc entry, loadavg $load";
 }
 
 # The test OpenID Provider. Extra redirect URIs may be registered; the default is
