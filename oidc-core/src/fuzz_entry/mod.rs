@@ -25,8 +25,11 @@ use crate::jwks::{self, Jwks};
 use crate::login_state::{self, LoginState};
 use crate::session::Session;
 use crate::session_cookie::{CookieJar, Loaded, SessionCookies};
+use crate::session_ref::{self, SessionRef, StoredSessions};
+use crate::session_tags;
 use crate::token::access_token::{self, AccessTokenRules};
 use crate::token::id_token::{self, IdTokenRules};
+use crate::token::logout_token::{self, LogoutTokenRules};
 use crate::token::signature::SignatureRules;
 use crate::token::{checks, Claims};
 use crate::{cache_policy, callback_params, claims_view, conf_check, discovery};
@@ -163,6 +166,55 @@ pub fn jws(data: &[u8]) {
         let _ = (e.reason(), access_token::public_description(&e));
     }
     let _ = access_token::looks_like_jwt(token);
+    let logout = LogoutTokenRules {
+        issuer: &f.raw.issuer,
+        issuer_template: None,
+        client_id: &f.raw.client_id,
+        signature: signature(),
+        now: now(),
+        clock_skew: 60,
+    };
+    if let Err(e) = logout_token::validate(token, &logout, &f.jwks) {
+        let _ = (e.reason(), e.unknown_kid(), e.to_string());
+    }
+}
+
+/// What a server-side store and a reference cookie hold. Byte 0 even: the rest is split
+/// at NUL bytes into a reference cookie's value, a stored value and a store id (as a
+/// session index of the store lists it), each opened with the fixture's secret as the
+/// module does; odd: the plaintext of a session, stored under a fresh reference and read
+/// back through its cookie, which must give the session that the plaintext decodes to.
+pub fn stored_session(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else { return };
+    let f = fixture();
+    let stored = StoredSessions { cipher: &f.cipher, purpose: &f.purpose };
+    if mode % 2 == 0 {
+        let mut parts = rest.splitn(3, |&b| b == 0);
+        let cookie = parts.next().unwrap_or_default();
+        let value = parts.next().unwrap_or_default();
+        let store_id = parts.next().unwrap_or_default();
+        if let Some(r) = text(cookie).and_then(|c| stored.open_ref(c).ok()) {
+            if let Ok(s) = stored.open_value(&r, value) {
+                let _ = s.state(now(), 600);
+            }
+        }
+        if let Some(binding) = text(store_id).and_then(session_ref::binding_of_store_id) {
+            if let Ok(s) = stored.open_value_bound(&binding, value) {
+                let _ = session_tags::SessionTags::of(&s, &f.purpose, &f.raw.issuer);
+            }
+        }
+        return;
+    }
+    let Ok(session) = Session::decode(rest) else { return };
+    let Ok(r) = SessionRef::random() else { return };
+    let cookie = stored.seal_ref(&r).expect("a reference seals");
+    let value = stored.seal_value(&r, &session).expect("a session seals");
+    let back = stored.open_ref(&cookie).expect("a sealed reference opens");
+    assert_eq!(back, r, "the cookie gave another reference");
+    let opened = stored.open_value(&back, &value).expect("a stored value opens");
+    assert_eq!(opened.encode(), session.encode(), "storing changed the session");
+    let bound = session_ref::binding_of_store_id(&r.store_id(&f.purpose)).expect("a store id parses");
+    assert!(stored.open_value_bound(&bound, &value).is_ok(), "a value opens by its store id");
 }
 
 /// The OP's key set (and so each JWK in it): every key found by kid and algorithm, and

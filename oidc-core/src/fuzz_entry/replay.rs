@@ -18,6 +18,7 @@ pub(super) const TARGETS: &[(&str, Entry)] = &[
     ("authorization", super::authorization),
     ("return_url", super::return_url),
     ("conf_values", super::conf_values),
+    ("stored_session", super::stored_session),
 ];
 
 fn run_dir(dir: &Path, entry: Entry) -> usize {
@@ -83,4 +84,22 @@ fn seeds_reach_past_signatures_and_sealing() {
     let tokens = seeds("jws");
     let ok = tokens.iter().filter(|t| rules(std::str::from_utf8(t).expect("a token"))).count();
     assert_eq!(ok, 3, "the ID tokens signed RS256, ES256 and HS256");
+}
+
+/// The stored-session seed (a reference cookie, its value and its store id, sealed with
+/// the fixture's secret) opens, so the fuzzer starts past the AES-GCM check.
+#[test]
+fn stored_session_seed_opens() {
+    use super::*;
+    let f = fixture();
+    let stored = StoredSessions { cipher: &f.cipher, purpose: &f.purpose };
+    let even: Vec<_> = seeds("stored_session").into_iter().filter(|s| s[0] % 2 == 0).collect();
+    assert!(!even.is_empty());
+    for s in even {
+        let parts: Vec<&[u8]> = s[1..].splitn(3, |&b| b == 0).collect();
+        let r = stored.open_ref(std::str::from_utf8(parts[0]).unwrap()).expect("the seed's reference opens");
+        assert!(stored.open_value(&r, parts[1]).is_ok(), "the seed's value opens");
+        let binding = session_ref::binding_of_store_id(std::str::from_utf8(parts[2]).unwrap()).unwrap();
+        assert!(stored.open_value_bound(&binding, parts[1]).is_ok(), "and by its store id");
+    }
 }
