@@ -6,6 +6,7 @@
 //! are freed exactly when nginx frees the request, also when the client went away. The
 //! same cleanup tells the bridge the request is gone, so a late result touches nothing.
 
+use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
 
 use nginx_sys::ngx_http_request_t;
@@ -29,9 +30,6 @@ pub struct Identity {
 }
 
 pub struct ReqCtx {
-    /// Suspended, waiting for the runtime thread: the suspension's id in the bridge's
-    /// wait table (see `bridge::waiters`).
-    pub wait_id: Option<u64>,
     /// The result of this request's own job (token exchange, userinfo ...), delivered
     /// by the bridge before the request is resumed.
     pub outcome: Option<Outcome>,
@@ -69,7 +67,6 @@ pub struct ReqCtx {
 impl ReqCtx {
     fn new() -> Self {
         ReqCtx {
-            wait_id: None,
             outcome: None,
             identity: None,
             callback: None,
@@ -89,49 +86,72 @@ impl ReqCtx {
     }
 }
 
+/// The request's context as the pool holds it. The handlers' state is in a `RefCell`,
+/// so that code which reaches it through different routes (the access handler, a
+/// variable getter, a resumption, the body-read callback) can never hold two
+/// `&mut ReqCtx` at once: a second borrow while one is alive fails (`try_borrow_mut`)
+/// instead of aliasing. The suspension's id is apart, in a `Cell`: a handler suspends
+/// its request while it holds its state.
+pub struct CtxCell {
+    /// Suspended, waiting for the runtime thread: the suspension's id in the bridge's
+    /// wait table (see `bridge::waiters`).
+    pub wait_id: Cell<Option<u64>>,
+    state: RefCell<ReqCtx>,
+}
+
+impl CtxCell {
+    /// The handlers' state for writing, or None when it is already borrowed further up
+    /// the stack (a bug: the caller then answers as if there were no context, never
+    /// aliasing it).
+    pub fn borrow(&self) -> Option<RefMut<'_, ReqCtx>> {
+        self.state.try_borrow_mut().ok()
+    }
+}
+
 /// The request's context, created on first use.
 ///
 /// # Safety
-/// `r` must be a live request.
-pub unsafe fn request_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut ReqCtx> {
+/// `r` must be a live request, and `'a` must not outlive its pool.
+pub unsafe fn request_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a CtxCell> {
     let idx = AuthOidcModule::module().ctx_index;
     let slot = (*r).ctx.add(idx);
     if (*slot).is_null() {
         // The context lives in the request pool (no malloc per request); the cleanup
         // drops it in place when nginx frees the pool.
-        let cln = nginx_sys::ngx_pool_cleanup_add((*r).pool, core::mem::size_of::<ReqCtx>());
+        let cln = nginx_sys::ngx_pool_cleanup_add((*r).pool, core::mem::size_of::<CtxCell>());
         if cln.is_null() {
             return None;
         }
-        let ctx = (*cln).data.cast::<ReqCtx>();
-        if ctx.align_offset(core::mem::align_of::<ReqCtx>()) != 0 {
+        let ctx = (*cln).data.cast::<CtxCell>();
+        if ctx.align_offset(core::mem::align_of::<CtxCell>()) != 0 {
             return None;
         }
-        ctx.write(ReqCtx::new());
+        ctx.write(CtxCell { wait_id: Cell::new(None), state: RefCell::new(ReqCtx::new()) });
         (*cln).handler = Some(drop_ctx);
         *slot = ctx.cast();
     }
-    Some(&mut *(*slot).cast::<ReqCtx>())
+    // Only shared references to the cell are handed out; mutation goes through it.
+    Some(&*(*slot).cast::<CtxCell>())
 }
 
 /// The context if it exists (variables of a request the module never saw have none).
 ///
 /// # Safety
-/// `r` must be a live request.
-pub unsafe fn existing_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut ReqCtx> {
+/// `r` must be a live request, and `'a` must not outlive its pool.
+pub unsafe fn existing_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a CtxCell> {
     let idx = AuthOidcModule::module().ctx_index;
     let p = *(*r).ctx.add(idx);
     if p.is_null() {
         None
     } else {
-        Some(&mut *p.cast::<ReqCtx>())
+        Some(&*p.cast::<CtxCell>())
     }
 }
 
 guarded! { fn drop_ctx(data: *mut core::ffi::c_void) = drop_ctx_body; }
 unsafe fn drop_ctx_body(data: *mut core::ffi::c_void) {
-    let ctx = data.cast::<ReqCtx>();
+    let ctx = data.cast::<CtxCell>();
     // The pool is being destroyed: the request is gone for good.
-    waiters::forget((*ctx).wait_id);
+    waiters::forget((*ctx).wait_id.get());
     core::ptr::drop_in_place(ctx);
 }

@@ -204,11 +204,17 @@ impl<'a> Request<'a> {
         }
     }
 
-    /// The request's context, created on first use. As with `req_ctx::request_ctx`, a
-    /// caller must not keep two of these at once.
-    pub fn ctx(self) -> Option<&'a mut crate::req_ctx::ReqCtx> {
-        // SAFETY: from_raw's invariant: r is live; the context lives in its pool.
-        unsafe { crate::req_ctx::request_ctx(self.r) }
+    /// The request's context, created on first use, borrowed for writing. None when it
+    /// cannot be created (no memory) or is already borrowed (logged: a bug, answered
+    /// as if there were no context rather than with two `&mut` to it).
+    pub fn ctx(self) -> Option<core::cell::RefMut<'a, crate::req_ctx::ReqCtx>> {
+        // SAFETY: from_raw's invariant: r is live for 'a; the context lives in its pool.
+        let cell = unsafe { crate::req_ctx::request_ctx(self.r) }?;
+        let ctx = cell.borrow();
+        if ctx.is_none() {
+            ngx_log!(alert, self.log(), "auth_oidc: internal: the request context is already in use");
+        }
+        ctx
     }
 
     /// The request body when it is in memory (see `ngx_util::body_in_memory`).

@@ -13,8 +13,9 @@ use nginx_sys::{
 };
 use ngx::core::Status;
 use oidc_core::claims_view;
+use std::rc::Rc;
 
-use crate::req_ctx::{existing_ctx, request_ctx, Identity};
+use crate::req_ctx::{CtxCell, existing_ctx, request_ctx, Identity};
 
 const CLAIM_PREFIX: &str = "oidc_claim_";
 
@@ -59,20 +60,26 @@ pub fn register(cf: &mut ngx_conf_t) -> Status {
     Status::NGX_OK
 }
 
-unsafe fn identity<'a>(r: *mut ngx_http_request_t) -> Option<&'a Identity> {
+unsafe fn identity(r: *mut ngx_http_request_t) -> Option<Rc<Identity>> {
     let main = (*r).main;
-    if let Some(ctx) = existing_ctx(main) {
+    if let Some(cell) = existing_ctx(main) {
+        let Some(ctx) = cell.borrow() else {
+            // Read while a handler of this request holds its context (a bug): no value
+            // rather than a second `&mut` to it.
+            ngx_log!(alert, (*(*r).connection).log, "auth_oidc: internal: a variable was read while the request context is in use");
+            return None;
+        };
         if ctx.identity.is_some() || ctx.probed {
-            return ctx.identity.as_deref();
+            return ctx.identity.clone();
         }
     }
     // Read before the access phase (`if` in a location runs in the rewrite phase): look
     // at the session cookie now, as the access phase will.
     let identity = crate::handler::probe_session(main);
-    let ctx = request_ctx(main)?;
+    let mut ctx = request_ctx(main).and_then(CtxCell::borrow)?;
     ctx.probed = true;
     ctx.identity = identity;
-    ctx.identity.as_deref()
+    ctx.identity.clone()
 }
 
 /// Sets a variable's value, with every control character (CR, LF, NUL, ...) replaced by

@@ -20,25 +20,30 @@ use nginx_sys::{ngx_http_request_t, ngx_int_t, NGX_DONE};
 use oidc_core::wait_table::WaitTable;
 
 use crate::req_ctx::{existing_ctx, request_ctx};
+use crate::request::Request;
 
 thread_local! {
     static TABLE: RefCell<WaitTable<*mut ngx_http_request_t>> = RefCell::new(WaitTable::default());
 }
 
-/// Suspends `r` until `wake_all(key)`; at most `watchdog_ms`, then 504.
-pub fn suspend(r: *mut ngx_http_request_t, key: u64, watchdog_ms: u64) -> ngx_int_t {
-    // SAFETY: r is the live request whose access handler is running.
+/// Suspends `r` until `wake_all(key)`; at most `watchdog_ms`, then 504. The caller is
+/// the request's access handler, which returns what this returns (NGX_DONE).
+pub fn suspend(req: Request<'_>, key: u64, watchdog_ms: u64) -> ngx_int_t {
+    let r = req.raw();
+    // SAFETY: Request's invariant: r is live for the call; the context lives in its pool.
+    let Some(cell) = (unsafe { request_ctx(r) }) else {
+        return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+    };
+    if let Some(old) = cell.wait_id.take() {
+        // Not expected (a waiting request's handler returns at once), but never leave
+        // an old suspension listed.
+        TABLE.with_borrow_mut(|t| t.remove(old));
+    }
+    cell.wait_id.set(Some(TABLE.with_borrow_mut(|t| t.add(key, r))));
+    // SAFETY: Request's invariant: r is the live request whose access handler is running
+    // on this thread; its connection and write event live as long as it does. The
+    // handlers set here are guarded entry points (or nginx's own).
     unsafe {
-        let Some(ctx) = request_ctx(r) else {
-            return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
-        };
-        if let Some(old) = ctx.wait_id.take() {
-            // Not expected (a waiting request's handler returns at once), but never
-            // leave an old suspension listed.
-            TABLE.with_borrow_mut(|t| t.remove(old));
-        }
-        ctx.wait_id = Some(TABLE.with_borrow_mut(|t| t.add(key, r)));
-
         (*r).read_event_handler = Some(nginx_sys::ngx_http_test_reading);
         (*r).write_event_handler = Some(on_watchdog);
         let wev = (*(*r).connection).write;
@@ -66,9 +71,13 @@ pub fn deliver(key: u64, mut give: impl FnMut(&mut crate::req_ctx::ReqCtx)) {
         // SAFETY: the id was still in the table, so its request's pool (and the request)
         // is alive: the pool cleanup removes the id before the pool is freed.
         unsafe {
-            let Some(ctx) = existing_ctx(r).filter(|c| c.wait_id == Some(id)) else { continue };
-            ctx.wait_id = None;
-            give(ctx);
+            let Some(cell) = existing_ctx(r).filter(|c| c.wait_id.get() == Some(id)) else { continue };
+            cell.wait_id.set(None);
+            // Nothing borrows a suspended request's state: its handler has returned.
+            let Some(mut ctx) = cell.borrow() else { continue };
+            give(&mut ctx);
+            // The handler that resume runs borrows the context itself.
+            drop(ctx);
             resume(r)
         };
     }
@@ -104,7 +113,7 @@ unsafe fn on_watchdog_body(r: *mut ngx_http_request_t) {
         return;
     }
     (*wev).set_timedout(0);
-    if let Some(id) = existing_ctx(r).and_then(|ctx| ctx.wait_id.take()) {
+    if let Some(id) = existing_ctx(r).and_then(|cell| cell.wait_id.take()) {
         TABLE.with_borrow_mut(|t| t.remove(id));
     }
     ngx_log!(
@@ -124,8 +133,8 @@ pub fn forget(wait_id: Option<u64>) {
 }
 
 /// Whether the request is suspended (its handler should not run twice meanwhile).
-pub fn is_waiting(r: *mut ngx_http_request_t) -> bool {
-    // SAFETY: r is a live request (its access handler is running).
-    let id = unsafe { existing_ctx(r) }.and_then(|ctx| ctx.wait_id);
+pub fn is_waiting(req: Request<'_>) -> bool {
+    // SAFETY: Request's invariant: r is live for the call; the context lives in its pool.
+    let id = unsafe { existing_ctx(req.raw()) }.and_then(|cell| cell.wait_id.get());
     id.is_some_and(|id| TABLE.with_borrow(|t| t.contains(id)))
 }

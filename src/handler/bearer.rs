@@ -184,8 +184,10 @@ fn conclude(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, verdict: V
                     scope.as_deref(),
                 );
             }
-            let Some(ctx) = r.ctx() else { return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t };
-            ctx.identity = Some(id);
+            match r.ctx() {
+                Some(mut ctx) => ctx.identity = Some(id),
+                None => return nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
+            }
             crate::metrics::bearer_accepted(pidx);
             super::pass(r, lcf, p)
         }
@@ -237,7 +239,7 @@ pub fn challenge(
 
 fn check(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, token: &str, now: i64) -> Found {
     let meta = match documents::discovery(p, pidx, now) {
-        Doc::Pending(key) => return Found::Wait(waiters::suspend(r.raw(), key, watchdog_ms(p))),
+        Doc::Pending(key) => return Found::Wait(waiters::suspend(r, key, watchdog_ms(p))),
         Doc::Failed(reason) => return Found::Unavailable(reason, "the OpenID Provider's configuration is unavailable".into()),
         Doc::Ready(m) => m,
     };
@@ -262,13 +264,13 @@ fn validate_jwt(
     token: &str,
     now: i64,
 ) -> Found {
-    let Some(ctx) = r.ctx() else { return Found::Unavailable("internal", "no request context".into()) };
+    let Some(mut ctx) = r.ctx() else { return Found::Unavailable("internal", "no request context".into()) };
     let flow = ctx.bearer.get_or_insert_with(BearerFlow::default);
     let algs = callback::allowed_algs(p.access_token_algs.as_ref().or(p.id_token_algs.as_ref()), meta);
     let audiences = lcf.bearer.audiences.clone().unwrap_or_default();
     loop {
         let jwks = match documents::jwks(p, pidx, meta, now) {
-            Doc::Pending(key) => return Found::Wait(waiters::suspend(r.raw(), key, watchdog_ms(p))),
+            Doc::Pending(key) => return Found::Wait(waiters::suspend(r, key, watchdog_ms(p))),
             Doc::Failed(reason) => return Found::Unavailable(reason, "the OP's key set is unavailable".into()),
             Doc::Ready(j) => j,
         };
@@ -291,7 +293,7 @@ fn validate_jwt(
             Err(TokenError::UnknownKid(_)) if !flow.kid_refreshed => {
                 flow.kid_refreshed = true;
                 if documents::refresh_jwks_for_unknown_kid(p, pidx, meta, now) {
-                    return Found::Wait(waiters::suspend(r.raw(), p.jwks_key, watchdog_ms(p)));
+                    return Found::Wait(waiters::suspend(r, p.jwks_key, watchdog_ms(p)));
                 }
                 // Refreshed recently by someone: one more look at what the cache holds.
             }
@@ -315,7 +317,7 @@ fn introspect_token(
     token: &str,
     now: i64,
 ) -> Found {
-    let Some(ctx) = r.ctx() else { return Found::Unavailable("internal", "no request context".into()) };
+    let Some(mut ctx) = r.ctx() else { return Found::Unavailable("internal", "no request context".into()) };
     let outcome = ctx.outcome.take();
     let flow = ctx.bearer.get_or_insert_with(BearerFlow::default);
     let Some(endpoint) = p.introspection_endpoint.as_deref().or(meta.introspection_endpoint.as_deref()) else {

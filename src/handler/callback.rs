@@ -33,7 +33,6 @@ use crate::bridge::{waiters, OpCall, Outcome};
 use crate::cache::documents::{self, Doc};
 use crate::conf::Provider;
 use crate::metrics::Endpoint;
-use crate::req_ctx::ReqCtx;
 
 /// Largest form_post body accepted (an honest one is a few kilobytes).
 const MAX_FORM_BODY: usize = 64 * 1024;
@@ -95,8 +94,8 @@ impl From<Failure> for Next {
 }
 
 pub fn handle(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
-    let Some(ctx) = r.ctx() else { return INTERNAL as ngx_int_t };
-    if ctx.callback.is_none() && !ctx.body_read {
+    let Some((fresh, body_read)) = r.ctx().map(|c| (c.callback.is_none(), c.body_read)) else { return INTERNAL as ngx_int_t };
+    if fresh && !body_read {
         // nginx puts the request line into every error log line of the request (and
         // `$request` into access logs): the authorization code is masked in it before
         // anything is logged. (`$args` / `$arg_code` still hold it: do not log them for
@@ -104,19 +103,28 @@ pub fn handle(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_int_t 
         r.mask_request_line(callback_params::mask_request_line);
     }
     let meta = match documents::discovery(p, pidx, now) {
-        Doc::Pending(key) => return waiters::suspend(r.raw(), key, watchdog_ms(p)),
+        Doc::Pending(key) => return waiters::suspend(r, key, watchdog_ms(p)),
         Doc::Failed(reason) => {
             crate::metrics::login_failed(pidx, reason);
             return fail(r, p, failure(BAD_GATEWAY, reason, "the OpenID Provider's configuration is unavailable", MSG_OP), None)
         }
         Doc::Ready(meta) => meta,
     };
-    let next = if ctx.callback.is_none() { start(r, ctx, pidx, p, &meta, now) } else { advance(r, ctx, pidx, p, &meta, now) };
+    // The login in progress is taken out of the request's context while it advances
+    // (what it calls borrows the context), and put back for the next resumption.
+    let mut flow = r.ctx().and_then(|mut c| c.callback.take());
+    let next = match flow.as_deref_mut() {
+        None => start(r, &mut flow, body_read, pidx, p, &meta, now),
+        Some(f) => advance(r, f, pidx, p, &meta, now),
+    };
+    let again = flow.as_ref().map(|c| c.login.return_to.clone());
+    if let (Some(f), Some(mut ctx)) = (flow, r.ctx()) {
+        ctx.callback = Some(f);
+    }
     match next {
         Next::Return(rc) => rc,
         Next::Fail(f) => {
             crate::metrics::login_failed(pidx, &f.reason);
-            let again = ctx.callback.as_ref().map(|c| c.login.return_to.clone());
             fail(r, p, f, again.as_deref())
         }
     }
@@ -136,12 +144,21 @@ fn fail(r: Request<'_>, p: &Provider, f: Failure, again: Option<&str>) -> ngx_in
 }
 
 /// The first sight of the OP's answer.
-fn start(r: Request<'_>, ctx: &mut ReqCtx, pidx: usize, p: &Provider, meta: &ProviderMetadata, now: i64) -> Next {
+/// `slot` receives the login once its state checks out.
+fn start(
+    r: Request<'_>,
+    slot: &mut Option<Box<CallbackFlow>>,
+    body_read: bool,
+    pidx: usize,
+    p: &Provider,
+    meta: &ProviderMetadata,
+    now: i64,
+) -> Next {
     let method = r.method();
     let raw: Vec<u8> = if method == b"POST" {
-        if !ctx.body_read {
-            if let Some(next) = read_body(r, ctx) {
-                return next;
+        if !body_read {
+            if let Some(rc) = crate::body_read::start(r) {
+                return Next::Return(rc);
             }
         }
         match r.body_in_memory(MAX_FORM_BODY) {
@@ -193,7 +210,7 @@ fn start(r: Request<'_>, ctx: &mut ReqCtx, pidx: usize, p: &Provider, meta: &Pro
     if crate::cache::documents::zone().and_then(|z| z.mark_once(&used_key.0, used_until, now)) == Some(false) {
         return failure(BAD_REQUEST, "state_replayed", "this login attempt's callback was used already", MSG_STATE).into();
     }
-    ctx.callback = Some(Box::new(CallbackFlow {
+    let flow = slot.insert(Box::new(CallbackFlow {
         login,
         step: Step::Exchange,
         token: None,
@@ -243,7 +260,6 @@ fn start(r: Request<'_>, ctx: &mut ReqCtx, pidx: usize, p: &Provider, meta: &Pro
         Ok(c) => c,
         Err(e) => return failure(INTERNAL, "client_auth_failed", e, MSG_OP).into(),
     };
-    let flow = ctx.callback.as_mut().expect("just set");
     let req = token_exchange::code_request(code, &redirect_uri, flow.login.code_verifier.as_deref(), creds);
     let call = OpCall { post: true, url: token_endpoint.to_owned(), authorization: req.authorization, form: Some(req.body), endpoint: Endpoint::Token };
     wait_for(r, pidx, p, call)
@@ -272,17 +288,9 @@ fn op_error(error: &str, description: Option<&str>) -> Next {
     failure(FORBIDDEN, "op_error", detail, user).into()
 }
 
-/// Starts reading a form_post body. Returns None when it is complete now; otherwise the
-/// request continues when it is (see `body_read`).
-fn read_body(r: Request<'_>, ctx: &mut ReqCtx) -> Option<Next> {
-    crate::body_read::start(r, ctx).map(Next::Return)
-}
-
 /// After a suspension: take the OP's answer and go as far as possible.
-fn advance(r: Request<'_>, ctx: &mut ReqCtx, pidx: usize, p: &Provider, meta: &ProviderMetadata, now: i64) -> Next {
-    let outcome = ctx.outcome.take();
-    let Some(flow) = ctx.callback.as_mut() else { return failure(INTERNAL, "internal", "no login in progress", MSG_OP).into() };
-    let mut outcome = outcome;
+fn advance(r: Request<'_>, flow: &mut CallbackFlow, pidx: usize, p: &Provider, meta: &ProviderMetadata, now: i64) -> Next {
+    let mut outcome = r.ctx().and_then(|mut c| c.outcome.take());
     loop {
         match flow.step {
             Step::Exchange => {
@@ -302,7 +310,7 @@ fn advance(r: Request<'_>, ctx: &mut ReqCtx, pidx: usize, p: &Provider, meta: &P
             }
             Step::Validate => {
                 let jwks = match documents::jwks(p, pidx, meta, now) {
-                    Doc::Pending(key) => return Next::Return(waiters::suspend(r.raw(), key, watchdog_ms(p))),
+                    Doc::Pending(key) => return Next::Return(waiters::suspend(r, key, watchdog_ms(p))),
                     Doc::Failed(reason) => return failure(BAD_GATEWAY, reason, "the OP's key set is unavailable", MSG_OP).into(),
                     Doc::Ready(j) => j,
                 };
@@ -347,7 +355,7 @@ fn advance(r: Request<'_>, ctx: &mut ReqCtx, pidx: usize, p: &Provider, meta: &P
                             sanitize(&kid)
                         );
                         if documents::refresh_jwks_for_unknown_kid(p, pidx, meta, now) {
-                            return Next::Return(waiters::suspend(r.raw(), p.jwks_key, watchdog_ms(p)));
+                            return Next::Return(waiters::suspend(r, p.jwks_key, watchdog_ms(p)));
                         }
                         // Not refreshed now (one was done recently): check once more
                         // against whatever the cache holds.

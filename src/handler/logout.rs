@@ -43,7 +43,7 @@ pub fn handle(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_int_t 
 
     // The OP's end_session_endpoint, if it has one; logout works locally without it.
     let meta = match documents::discovery(p, pidx, now) {
-        Doc::Pending(key) => return waiters::suspend(r.raw(), key, watchdog_ms(p)),
+        Doc::Pending(key) => return waiters::suspend(r, key, watchdog_ms(p)),
         Doc::Failed(reason) => {
             ngx_log!(
                 warn,

@@ -71,7 +71,7 @@ fn access(req: Request<'_>) -> ngx_int_t {
     if matches!(lcf.auth, AuthSetting::Unset | AuthSetting::Off) {
         return NGX_DECLINED as ngx_int_t;
     }
-    if waiters::is_waiting(req.raw()) {
+    if waiters::is_waiting(req) {
         return NGX_DONE as ngx_int_t;
     }
     let Some(mcf) = req.main_conf() else { return NGX_DECLINED as ngx_int_t };
@@ -88,16 +88,20 @@ fn access(req: Request<'_>) -> ngx_int_t {
         }
     };
     let p: &Provider = &mcf.providers[pidx];
-    let Some(ctx) = req.ctx() else { return INTERNAL_ERROR };
-    if ctx.body_pending {
-        // Still reading a form body; its completion resumes the request.
-        return NGX_DONE as ngx_int_t;
+    {
+        // Borrowed for these lines only: every handler below borrows it for itself.
+        let Some(mut ctx) = req.ctx() else { return INTERNAL_ERROR };
+        if ctx.body_pending {
+            // Still reading a form body; its completion resumes the request.
+            return NGX_DONE as ngx_int_t;
+        }
+        // Whatever a variable read before this phase found is decided again here, and
+        // from now on variables show only what this handler decides (never a cookie
+        // re-read).
+        ctx.identity = None;
+        ctx.probed = true;
     }
     let now = crate::cache::documents::ngx_now();
-    // Whatever a variable read before this phase found is decided again here, and from
-    // now on variables show only what this handler decides (never a cookie re-read).
-    ctx.identity = None;
-    ctx.probed = true;
 
     // The OP's logout calls carry no session and no bearer token: answered first.
     let uri = req.uri();
@@ -143,7 +147,9 @@ fn access(req: Request<'_>) -> ngx_int_t {
     if let Some((identity, times)) = session_local::get(pidx, &sealed).filter(|(_, t)| !t.refresh_due(now_u)) {
         match times.state(now_u, p.session_idle_timeout) {
             SessionState::Valid => {
-                ctx.identity = Some(identity);
+                if let Some(mut ctx) = req.ctx() {
+                    ctx.identity = Some(identity);
+                }
                 crate::metrics::session_served(pidx, SessionSource::WorkerCache);
                 return pass_session(req, lcf, p);
             }
@@ -159,7 +165,7 @@ fn access(req: Request<'_>) -> ngx_int_t {
         }
         Loaded::Valid { mut session, mut touch } => {
             let mut renewed = false;
-            if session.times().refresh_due(now_u) || ctx.flight.is_some() {
+            if session.times().refresh_due(now_u) || req.ctx().is_some_and(|c| c.flight.is_some()) {
                 let before = session.access_expires_at;
                 match refresh::renew(req, pidx, p, session, &jar, now, None) {
                     refresh::Refreshed::Return(rc) => return rc,
@@ -184,7 +190,7 @@ fn access(req: Request<'_>) -> ngx_int_t {
                 if let Err(e) = session::write(req, p, &session, &jar, now_u) {
                     ngx_log!(err, req.log(), "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
                 }
-                if let Some(ctx) = req.ctx() {
+                if let Some(mut ctx) = req.ctx() {
                     ctx.identity = Some(Rc::new(identity_of(session)));
                 }
             } else {
@@ -197,7 +203,7 @@ fn access(req: Request<'_>) -> ngx_int_t {
                 } else {
                     session_local::put(pidx, &sealed, identity.clone(), times, now_u);
                 }
-                if let Some(ctx) = req.ctx() {
+                if let Some(mut ctx) = req.ctx() {
                     ctx.identity = Some(identity);
                 }
             }
@@ -287,8 +293,8 @@ fn pass_session(r: Request<'_>, lcf: &LocConf, p: &Provider) -> ngx_int_t {
     }
     let rules = &lcf.bearer.requirements.claims;
     if !rules.is_empty() {
-        let ctx = r.ctx();
-        let claims = ctx.as_ref().and_then(|c| c.identity.as_ref()).map(|i| &i.claims);
+        let identity = r.ctx().and_then(|c| c.identity.clone());
+        let claims = identity.as_ref().map(|i| &i.claims);
         if let Some(failed) = claims.and_then(|c| rules.iter().find(|rule| !rule.holds(c))) {
             ngx_log!(warn, r.log(), "auth_oidc: provider \"{}\": claim_rule_failed: {}", p.name, failed);
             return r.send(

@@ -47,7 +47,7 @@ pub fn call_and_wait(r: Request<'_>, provider: usize, call: OpCall, watchdog_ms:
         release(provider, key);
         return None;
     }
-    Some(waiters::suspend(r.raw(), key, watchdog_ms))
+    Some(waiters::suspend(r, key, watchdog_ms))
 }
 
 fn admit(p: &Provider, provider: usize, key: u64, deadline: i64) -> bool {

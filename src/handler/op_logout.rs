@@ -103,28 +103,45 @@ fn refuse(r: Request<'_>, p: &Provider, check: &str, detail: &str) -> ngx_int_t 
     r.send_json(nginx_sys::NGX_HTTP_BAD_REQUEST as usize, &body)
 }
 
+/// Runs a step of an OP-started logout with its flow taken out of the request's context
+/// (what the steps call borrows the context), and puts the flow back for the next
+/// resumption.
+fn with_flow(r: Request<'_>, steps: impl FnOnce(&mut Option<Box<OpLogout>>, bool) -> ngx_int_t) -> ngx_int_t {
+    let Some((mut slot, body_read)) = r.ctx().map(|mut c| (c.op_logout.take(), c.body_read)) else {
+        return super::INTERNAL_ERROR;
+    };
+    let rc = steps(&mut slot, body_read);
+    if let (Some(flow), Some(mut ctx)) = (slot, r.ctx()) {
+        ctx.op_logout = Some(flow);
+    }
+    rc
+}
+
 /// `backchannel_logout_uri`.
 pub fn backchannel(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
-    let Some(ctx) = r.ctx() else { return super::INTERNAL_ERROR };
-    if ctx.op_logout.is_none() {
+    with_flow(r, |slot, body_read| backchannel_steps(r, slot, body_read, pidx, p, now))
+}
+
+fn backchannel_steps(r: Request<'_>, slot: &mut Option<Box<OpLogout>>, body_read: bool, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
+    if slot.is_none() {
         // A GET (a link, an image, a crawler) never ends a session. Not logged: the
         // request line, which nginx adds to every line, could carry a token.
         if r.method() != b"POST" {
             return nginx_sys::NGX_HTTP_NOT_ALLOWED as ngx_int_t;
         }
-        if !ctx.body_read {
-            if let Some(rc) = crate::body_read::start(r, ctx) {
+        if !body_read {
+            if let Some(rc) = crate::body_read::start(r) {
                 return rc;
             }
         }
-        ctx.op_logout = Some(OpLogout::new(Step::Validate));
+        *slot = Some(OpLogout::new(Step::Validate));
     }
     let meta = match documents::discovery(p, pidx, now) {
-        Doc::Pending(key) => return waiters::suspend(r.raw(), key, watchdog_ms(p)),
+        Doc::Pending(key) => return waiters::suspend(r, key, watchdog_ms(p)),
         Doc::Failed(reason) => return refuse(r, p, "temporarily_unavailable", &format!("{reason}: the OP's configuration is unavailable")),
         Doc::Ready(m) => m,
     };
-    let Some(flow) = ctx.op_logout.as_mut() else { return super::INTERNAL_ERROR };
+    let Some(flow) = slot.as_mut() else { return super::INTERNAL_ERROR };
     loop {
         match flow.step {
             Step::Validate => {
@@ -140,7 +157,7 @@ pub fn backchannel(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_i
                     return refuse(r, p, "logout_token_missing", "the request has no logout_token parameter");
                 };
                 let jwks = match documents::jwks(p, pidx, &meta, now) {
-                    Doc::Pending(key) => return waiters::suspend(r.raw(), key, watchdog_ms(p)),
+                    Doc::Pending(key) => return waiters::suspend(r, key, watchdog_ms(p)),
                     Doc::Failed(reason) => {
                         return refuse(r, p, "temporarily_unavailable", &format!("{reason}: the OP's key set is unavailable"))
                     }
@@ -166,7 +183,7 @@ pub fn backchannel(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_i
                         // workers), then the token checked again.
                         flow.kid_refreshed = true;
                         if documents::refresh_jwks_for_unknown_kid(p, pidx, &meta, now) {
-                            return waiters::suspend(r.raw(), p.jwks_key, watchdog_ms(p));
+                            return waiters::suspend(r, p.jwks_key, watchdog_ms(p));
                         }
                     }
                     Err(e) => return refuse(r, p, e.reason(), &e.to_string()),
@@ -353,9 +370,12 @@ fn end_tagged(
 
 /// `frontchannel_logout_uri`.
 pub fn frontchannel(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
-    let Some(ctx) = r.ctx() else { return super::INTERNAL_ERROR };
+    with_flow(r, |slot, _| frontchannel_steps(r, slot, pidx, p, now))
+}
+
+fn frontchannel_steps(r: Request<'_>, slot: &mut Option<Box<OpLogout>>, pidx: usize, p: &Provider, now: i64) -> ngx_int_t {
     let log = r.log();
-    if ctx.op_logout.is_none() {
+    if slot.is_none() {
         if !matches!(r.method(), b"GET" | b"HEAD") {
             return nginx_sys::NGX_HTTP_NOT_ALLOWED as ngx_int_t;
         }
@@ -383,14 +403,14 @@ pub fn frontchannel(r: Request<'_>, pidx: usize, p: &Provider, now: i64) -> ngx_
             None => OpLogout::new(Step::EndCookie),
         };
         flow.submitted = false;
-        ctx.op_logout = Some(flow);
+        *slot = Some(flow);
     }
     let meta = match documents::discovery(p, pidx, now) {
-        Doc::Pending(key) => return waiters::suspend(r.raw(), key, watchdog_ms(p)),
+        Doc::Pending(key) => return waiters::suspend(r, key, watchdog_ms(p)),
         Doc::Failed(_) => None,
         Doc::Ready(m) => Some(m),
     };
-    let Some(flow) = ctx.op_logout.as_mut() else { return super::INTERNAL_ERROR };
+    let Some(flow) = slot.as_mut() else { return super::INTERNAL_ERROR };
     match flow.step {
         Step::End => {
             let target = flow.target.expect("sid");

@@ -57,7 +57,10 @@ pub enum Refreshed {
     Ended,
 }
 
-/// A refresh in progress for one request, across its suspensions.
+/// A refresh in progress for one request, across its suspensions. Copied out of the
+/// request's context and written back with `set_flight`: the steps call what borrows
+/// the context.
+#[derive(Clone, Copy)]
 pub struct Flight {
     rk: [u8; 32],
     /// Give up waiting for another request's grant at this time (ms).
@@ -97,28 +100,29 @@ pub fn renew(
     stored: Option<(&SessionRef, &Place)>,
 ) -> Refreshed {
     let log = r.log();
-    let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
     let Some(refresh_token) = session.refresh_token.clone() else { return Refreshed::Continue(session, None) };
-    if ctx.flight.is_none() {
-        if BACKOFF.with_borrow(|b| b.get(&pidx).is_some_and(|until| now < *until)) {
-            return Refreshed::Continue(session, None);
+    {
+        let Some(mut ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
+        if ctx.flight.is_none() {
+            if BACKOFF.with_borrow(|b| b.get(&pidx).is_some_and(|until| now < *until)) {
+                return Refreshed::Continue(session, None);
+            }
+            ctx.flight = Some(Flight {
+                rk: refresh_key(&p.session_purpose, &refresh_token),
+                deadline_ms: now_ms() + p.timeout_ms,
+                step: Step::Start,
+                leased: false,
+            });
         }
-        ctx.flight = Some(Flight {
-            rk: refresh_key(&p.session_purpose, &refresh_token),
-            deadline_ms: now_ms() + p.timeout_ms,
-            step: Step::Start,
-            leased: false,
-        });
     }
     let redis = matches!(stored, Some((_, Place::Redis(_))));
     loop {
-        let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
-        let Some(flight) = ctx.flight.as_mut() else { return Refreshed::Continue(session, None) };
+        let Some(flight) = r.ctx().and_then(|c| c.flight) else { return Refreshed::Continue(session, None) };
         let rk = flight.rk;
         match flight.step {
             Step::Start | Step::Sleeping => {
                 if redis {
-                    flight.step = Step::GraceAsked;
+                    set_flight(r, |f| f.step = Step::GraceAsked);
                     let key = store_keys::refresh_grace(&p.session_purpose, &rk);
                     return Refreshed::Return(store_io::redis(r, pidx, p, StoreOp::Get { key }, None));
                 }
@@ -129,18 +133,18 @@ pub fn renew(
                 if !zone.lease_take(&rk, now, now + (p.timeout_ms / 1000) as i64 + 2) {
                     return wait(r, p, session);
                 }
-                flight.leased = true;
+                set_flight(r, |f| f.leased = true);
                 if stored.is_some() {
-                    flight.step = Step::Reload { then_grant: true };
+                    set_flight(r, |f| f.step = Step::Reload { then_grant: true });
                     continue;
                 }
-                flight.step = Step::Granting;
+                set_flight(r, |f| f.step = Step::Granting);
                 return grant(r, pidx, p, session, now);
             }
             Step::GraceAsked => match store_io::take_reply(r) {
                 Some(Reply::Value(Some(v))) => return adopt(r, pidx, p, session, jar, now, stored, &v),
                 Some(Reply::Value(None)) => {
-                    flight.step = Step::LockAsked;
+                    set_flight(r, |f| f.step = Step::LockAsked);
                     let key = store_keys::refresh_lock(&p.session_purpose, &rk);
                     let op = StoreOp::SetNx { key, value: lock_value(), ttl_ms: p.timeout_ms + 2000 };
                     return Refreshed::Return(store_io::redis(r, pidx, p, op, None));
@@ -149,8 +153,8 @@ pub fn renew(
             },
             Step::LockAsked => match store_io::take_reply(r) {
                 Some(Reply::Flag(true)) => {
-                    flight.leased = true;
-                    flight.step = Step::Reload { then_grant: true };
+                    set_flight(r, |f| f.leased = true);
+                    set_flight(r, |f| f.step = Step::Reload { then_grant: true });
                 }
                 Some(Reply::Flag(false)) => return wait(r, p, session),
                 other => return store_trouble(r, p, session, other),
@@ -170,17 +174,20 @@ pub fn renew(
                             release(pidx, p, rk, redis);
                             return finish(r, p, s, Some(b));
                         }
-                        let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
-                        if let Some(f) = ctx.flight.as_mut() {
-                            f.step = Step::Granting;
-                        }
+                        set_flight(r, |f| f.step = Step::Granting);
                         return grant(r, pidx, p, s, now);
                     }
                 }
             }
             Step::Granting => {
-                if let Some(outcome) = ctx.outcome.take().filter(|_| ctx.refreshing) {
-                    ctx.refreshing = false;
+                let outcome = r.ctx().and_then(|mut c| {
+                    let outcome = c.outcome.take().filter(|_| c.refreshing);
+                    if outcome.is_some() {
+                        c.refreshing = false;
+                    }
+                    outcome
+                });
+                if let Some(outcome) = outcome {
                     return apply(r, pidx, p, session, jar, now, outcome, stored);
                 }
                 // Resumed without an answer (the call could not be made).
@@ -188,7 +195,7 @@ pub fn renew(
                 return finish(r, p, session, None);
             }
             Step::Saving => {
-                let renewed = ctx.loaded.take().map(|(s, _)| s);
+                let renewed = r.ctx().and_then(|mut c| c.loaded.take()).map(|(s, _)| s);
                 let renewed = renewed.unwrap_or(session);
                 match store_io::take_reply(r) {
                     Some(Reply::Done) => {
@@ -230,8 +237,15 @@ fn lock_value() -> Vec<u8> {
     oidc_core::random::token(12).map(String::into_bytes).unwrap_or_else(|_| b"lock".to_vec())
 }
 
+/// Changes the request's flight (if it still has one).
+fn set_flight(r: Request<'_>, change: impl FnOnce(&mut Flight)) {
+    if let Some(f) = r.ctx().as_mut().and_then(|c| c.flight.as_mut()) {
+        change(f);
+    }
+}
+
 fn clear_flight(r: Request<'_>) {
-    if let Some(ctx) = r.ctx() {
+    if let Some(mut ctx) = r.ctx() {
         ctx.flight = None;
         ctx.refreshing = false;
     }
@@ -273,8 +287,7 @@ fn store_trouble(r: Request<'_>, p: &Provider, session: Session, reply: Option<R
 /// Another request is renewing this session: wait a little and look again, up to the
 /// provider's timeout; then go on with the session as it is.
 fn wait(r: Request<'_>, p: &Provider, session: Session) -> Refreshed {
-    let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
-    let Some(flight) = ctx.flight.as_mut() else { return Refreshed::Continue(session, None) };
+    let Some(flight) = r.ctx().and_then(|c| c.flight) else { return Refreshed::Continue(session, None) };
     if now_ms() >= flight.deadline_ms {
         ngx_log!(
             warn,
@@ -284,13 +297,13 @@ fn wait(r: Request<'_>, p: &Provider, session: Session) -> Refreshed {
         );
         return finish(r, p, session, None);
     }
-    flight.step = Step::Sleeping;
+    set_flight(r, |f| f.step = Step::Sleeping);
     let key = waiters::job_key();
     let ok = bridge::submit(Work::Sleep { ms: WAIT_STEP_MS }, move |_| waiters::wake_all(key));
     if !ok {
         return finish(r, p, session, None);
     }
-    Refreshed::Return(waiters::suspend(r.raw(), key, watchdog_ms(p)))
+    Refreshed::Return(waiters::suspend(r, key, watchdog_ms(p)))
 }
 
 /// A finished refresh found in the grace entry: use its result.
@@ -312,9 +325,7 @@ fn adopt(
     }
     if stored.is_some() {
         // The store holds the renewed session: read it again.
-        if let Some(f) = r.ctx().and_then(|c| c.flight.as_mut()) {
-            f.step = Step::Reload { then_grant: false };
-        }
+        set_flight(r, |f| f.step = Step::Reload { then_grant: false });
         return renew_reload(r, pidx, p, session, jar, now, stored);
     }
     // Cookie sessions: the grace entry holds the renewed session, sealed.
@@ -353,14 +364,13 @@ fn grace_purpose(p: &Provider) -> Vec<u8> {
 fn grant(r: Request<'_>, pidx: usize, p: &Provider, session: Session, now: i64) -> Refreshed {
     let log = r.log();
     let redis = matches!(p.session_store, crate::conf::session_store::SessionStore::Redis(_));
-    let Some(ctx) = r.ctx() else { return Refreshed::Continue(session, None) };
-    let rk = ctx.flight.as_ref().map(|f| f.rk).unwrap_or([0; 32]);
+    let Some(rk) = r.ctx().map(|c| c.flight.map_or([0; 32], |f| f.rk)) else { return Refreshed::Continue(session, None) };
     let meta = match documents::discovery(p, pidx, now) {
         Doc::Pending(key) => {
             // The lease is kept; the step stays Granting with no outcome: look again.
-            ctx.flight = None;
+            clear_flight(r);
             release(pidx, p, rk, redis);
-            return Refreshed::Return(waiters::suspend(r.raw(), key, watchdog_ms(p)));
+            return Refreshed::Return(waiters::suspend(r, key, watchdog_ms(p)));
         }
         Doc::Failed(_) => {
             release(pidx, p, rk, redis);
@@ -382,13 +392,17 @@ fn grant(r: Request<'_>, pidx: usize, p: &Provider, session: Session, now: i64) 
     };
     let req = token_exchange::refresh_request(refresh_token, None, creds);
     let call = OpCall { post: true, url: endpoint.to_owned(), authorization: req.authorization, form: Some(req.body), endpoint: crate::metrics::Endpoint::Token };
-    ctx.refreshing = true;
-    // The session being renewed, for when the answer comes.
-    ctx.loaded = ctx.loaded.take().map(|(_, b)| (session.clone(), b)).or(Some((session.clone(), Backing::Cookie)));
+    if let Some(mut ctx) = r.ctx() {
+        ctx.refreshing = true;
+        // The session being renewed, for when the answer comes.
+        ctx.loaded = ctx.loaded.take().map(|(_, b)| (session.clone(), b)).or(Some((session.clone(), Backing::Cookie)));
+    }
     match op_call::call_and_wait(r, pidx, call, watchdog_ms(p)) {
         Some(rc) => Refreshed::Return(rc),
         None => {
-            ctx.refreshing = false;
+            if let Some(mut ctx) = r.ctx() {
+                ctx.refreshing = false;
+            }
             release(pidx, p, rk, redis);
             finish(r, p, session, None)
         }
@@ -410,7 +424,7 @@ fn apply(
     let redis = matches!(stored, Some((_, Place::Redis(_))));
     let rk = r.ctx().and_then(|c| c.flight.as_ref().map(|f| f.rk)).unwrap_or([0; 32]);
     // The session as it was when the grant was sent (it may have been re-read).
-    if let Some((s, _)) = r.ctx().and_then(|c| c.loaded.take()) {
+    if let Some((s, _)) = r.ctx().and_then(|mut c| c.loaded.take()) {
         session = s;
     }
     let answer = match outcome {
@@ -461,7 +475,7 @@ fn apply(
                         finish(r, p, session, Some(b))
                     }
                     Saved::Redis(rc) => {
-                        if let Some(ctx) = r.ctx() {
+                        if let Some(mut ctx) = r.ctx() {
                             ctx.loaded = Some((session, Backing::Cookie));
                             if let Some(f) = ctx.flight.as_mut() {
                                 f.step = Step::Saving;

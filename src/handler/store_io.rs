@@ -60,14 +60,14 @@ pub fn zone_of(p: &Provider) -> Option<Zone> {
 
 /// The answer this request's last command got, if it has one waiting.
 pub fn take_reply(r: Request<'_>) -> Option<Reply> {
-    r.ctx().and_then(|c| c.store_reply.take())
+    r.ctx().and_then(|mut c| c.store_reply.take())
 }
 
 /// asking the same share one command.
 pub fn redis(r: Request<'_>, pidx: usize, p: &Provider, op: StoreOp, share: Option<u64>) -> ngx_int_t {
     let wkey = share.map_or_else(waiters::job_key, |k| k | (1 << 62));
     if share.is_some() && INFLIGHT.with_borrow(|f| f.contains(&wkey)) {
-        return waiters::suspend(r.raw(), wkey, watchdog_ms(p));
+        return waiters::suspend(r, wkey, watchdog_ms(p));
     }
     let submitted = bridge::submit(Work::Store { provider: pidx, op }, move |outcome: Outcome| {
         INFLIGHT.with_borrow_mut(|f| f.remove(&wkey));
@@ -83,7 +83,7 @@ pub fn redis(r: Request<'_>, pidx: usize, p: &Provider, op: StoreOp, share: Opti
     if share.is_some() {
         INFLIGHT.with_borrow_mut(|f| f.insert(wkey));
     }
-    waiters::suspend(r.raw(), wkey, watchdog_ms(p))
+    waiters::suspend(r, wkey, watchdog_ms(p))
 }
 
 /// Sends a command and does not wait for it (moving an idle deadline).

@@ -90,9 +90,12 @@ fn current(pidx: usize, p: &Provider, backing: &Backing, now: i64) -> Option<Bac
 
 /// The access decision for a request with a reference cookie.
 pub fn access(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, sealed: &str, now: i64) -> ngx_int_t {
-    let Some(ctx) = r.ctx() else { return super::INTERNAL_ERROR };
+    // The request's context is borrowed briefly, never across a call that borrows it.
+    let Some(resuming) = r.ctx().map(|c| c.store_reply.is_some() || c.loaded.is_some() || c.refreshing || c.flight.is_some())
+    else {
+        return super::INTERNAL_ERROR;
+    };
     let now_u = now as u64;
-    let resuming = ctx.store_reply.is_some() || ctx.loaded.is_some() || ctx.refreshing || ctx.flight.is_some();
 
     // Hot path: a session this worker has seen, still current in the store.
     if !resuming {
@@ -109,7 +112,9 @@ pub fn access(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, sealed: 
                     } else if b.differs(&backing) {
                         session_local::confirm(pidx, sealed, b, 0);
                     }
-                    ctx.identity = Some(identity);
+                    if let Some(mut ctx) = r.ctx() {
+                        ctx.identity = Some(identity);
+                    }
                     crate::metrics::session_served(pidx, SessionSource::WorkerCache);
                     return pass_session(r, lcf, p);
                 }
@@ -123,7 +128,8 @@ pub fn access(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, sealed: 
         Err(e) => return refused(r, lcf, pidx, p, now, e.reason()),
     };
     let place = Place::of(p, &sref);
-    let (mut session, mut backing) = match ctx.loaded.take() {
+    let loaded = r.ctx().and_then(|mut c| c.loaded.take());
+    let (mut session, mut backing) = match loaded {
         Some(x) => x,
         None => match load(r, pidx, p, &sref, &place, now) {
             Load::Found(s, b) => (s, b),
@@ -140,7 +146,7 @@ pub fn access(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, sealed: 
         let jar = r.jar();
         match refresh::renew(r, pidx, p, session.clone(), &jar, now, Some((&sref, &place))) {
             refresh::Refreshed::Return(rc) => {
-                if let Some(ctx) = r.ctx() {
+                if let Some(mut ctx) = r.ctx() {
                     if ctx.loaded.is_none() {
                         ctx.loaded = Some((session, backing));
                     }
@@ -163,7 +169,7 @@ pub fn access(r: Request<'_>, lcf: &LocConf, pidx: usize, p: &Provider, sealed: 
     let times = session.times();
     let identity = Rc::new(identity_of(session));
     session_local::put_backed(pidx, sealed, identity.clone(), times, backing, now_u);
-    if let Some(ctx) = r.ctx() {
+    if let Some(mut ctx) = r.ctx() {
         ctx.identity = Some(identity);
     }
     crate::metrics::session_served(pidx, SessionSource::FullOpen);
@@ -347,7 +353,7 @@ pub fn end(r: Request<'_>, pidx: usize, p: &Provider, sealed: &str, now: i64) ->
     session_local::forget(pidx, sealed);
     let Ok(sref) = sessions(p).open_ref(sealed) else { return Ok(None) };
     let place = Place::of(p, &sref);
-    let Some(ctx) = r.ctx() else { return Ok(None) };
+    let Some(step) = r.ctx().map(|c| c.logout_step) else { return Ok(None) };
     match &place {
         Place::Zone(key) => {
             let session = match load(r, pidx, p, &sref, &place, now) {
@@ -362,17 +368,25 @@ pub fn end(r: Request<'_>, pidx: usize, p: &Provider, sealed: &str, now: i64) ->
         }
         Place::Redis(key) => {
             // Two steps: read the session (for the hint and its tokens), then delete it.
-            match (ctx.logout_step, store_io::take_reply(r)) {
+            let set = |step: u8, session: Option<Session>| {
+                if let Some(mut ctx) = r.ctx() {
+                    ctx.logout_step = step;
+                    if session.is_some() {
+                        ctx.logout_session = session;
+                    }
+                }
+            };
+            match (step, store_io::take_reply(r)) {
                 (0, _) => {
-                    ctx.logout_step = 1;
+                    set(1, None);
                     Err(store_io::redis(r, pidx, p, StoreOp::Get { key: key.clone() }, None))
                 }
                 (1, reply) => {
-                    ctx.logout_session = match reply {
+                    let session = match reply {
                         Some(Reply::Value(Some(v))) => sessions(p).open_value(&sref, &v).ok(),
                         _ => None,
                     };
-                    ctx.logout_step = 2;
+                    set(2, session);
                     Err(store_io::redis(r, pidx, p, StoreOp::Del { key: key.clone() }, None))
                 }
                 (_, reply) => {
@@ -386,7 +400,7 @@ pub fn end(r: Request<'_>, pidx: usize, p: &Provider, sealed: &str, now: i64) ->
                             e
                         );
                     }
-                    Ok(ctx.logout_session.take())
+                    Ok(r.ctx().and_then(|mut c| c.logout_session.take()))
                 }
             }
         }
@@ -402,8 +416,8 @@ pub enum Created {
 
 /// reference cookie.
 pub fn create(r: Request<'_>, pidx: usize, p: &Provider, session: &Session, now: u64) -> Created {
-    let Some(ctx) = r.ctx() else { return Created::Failed("no request context".into()) };
-    let sref = match ctx.new_ref {
+    let Some(new_ref) = r.ctx().map(|c| c.new_ref) else { return Created::Failed("no request context".into()) };
+    let sref = match new_ref {
         Some(x) => {
             match store_io::take_reply(r) {
                 Some(Reply::Done) | Some(Reply::Flag(true)) => {}
@@ -415,7 +429,10 @@ pub fn create(r: Request<'_>, pidx: usize, p: &Provider, session: &Session, now:
         }
         None => {
             let Ok(x) = SessionRef::random() else { return Created::Failed("the system random number generator failed".into()) };
-            ctx.new_ref = Some(x);
+            match r.ctx() {
+                Some(mut ctx) => ctx.new_ref = Some(x),
+                None => return Created::Failed("no request context".into()),
+            }
             match save(r, pidx, p, &x, session, now) {
                 Saved::Zone(_) => x,
                 Saved::Redis(rc) => return Created::Return(rc),

@@ -49,7 +49,7 @@ pub fn challenge(r: Request<'_>, p: &Provider) -> ngx_int_t {
 
 fn redirect(r: Request<'_>, pidx: usize, p: &Provider, now: i64, bad_cookie: bool) -> ngx_int_t {
     match documents::discovery(p, pidx, now) {
-        Doc::Pending(key) => waiters::suspend(r.raw(), key, watchdog_ms(p)),
+        Doc::Pending(key) => waiters::suspend(r, key, watchdog_ms(p)),
         Doc::Failed(reason) => {
             ngx_log!(
                 err,
