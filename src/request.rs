@@ -183,6 +183,61 @@ impl<'a> Request<'a> {
         unsafe { ngx_util::remove_headers_in(self.r, |e| ngx_util::bytes(&(*e).key).eq_ignore_ascii_case(name)) }
     }
 
+    /// Whether any request header's name satisfies `named`.
+    pub fn any_header_named(self, named: impl Fn(&[u8]) -> bool) -> bool {
+        let mut found = false;
+        // SAFETY: from_raw's invariant: r is live; the walk hands out its own elements,
+        // only read here.
+        unsafe { ngx_util::each_header_in(self.r, |h| found |= named(ngx_util::bytes(&(*h).key))) };
+        found
+    }
+
+    /// Removes every request header whose name satisfies `named`.
+    pub fn remove_headers_named(self, named: impl Fn(&[u8]) -> bool) -> Option<()> {
+        // SAFETY: from_raw's invariant: r is live; the closure only reads the element
+        // nginx's list walk hands it, and no pointer to a removed element is kept.
+        unsafe { ngx_util::remove_headers_in(self.r, |e| named(ngx_util::bytes(&(*e).key))) }
+    }
+
+    /// Rewrites each `Cookie` request header: `rewrite` returns None to keep a value as
+    /// it is, or its replacement; a header whose replacement is empty is removed.
+    pub fn rewrite_cookie_headers(self, rewrite: impl Fn(&[u8]) -> Option<String>) -> Option<()> {
+        let mut emptied: Vec<*mut nginx_sys::ngx_table_elt_t> = Vec::new();
+        // SAFETY: from_raw's invariant: r is live; the elements are the request's own and
+        // live as long as it does. The new values are copied into its pool
+        // (set_header_value); emptied elements are compared by address only.
+        unsafe {
+            for h in ngx_util::cookie_elements(self.r) {
+                let Some(new) = rewrite(ngx_util::bytes(&(*h).value)) else { continue };
+                if new.is_empty() {
+                    emptied.push(h);
+                } else {
+                    ngx_util::set_header_value(self.r, h, new.as_bytes())?;
+                }
+            }
+            if !emptied.is_empty() {
+                ngx_util::remove_headers_in(self.r, |e| emptied.contains(&e))?;
+            }
+        }
+        Some(())
+    }
+
+    /// Keeps a copy of the request headers as they are now, for the module's own reads:
+    /// taken before the module removes anything, it holds what the client sent (see
+    /// `header_snapshot`). A later call keeps the first copy.
+    pub fn snapshot_headers(self) -> Option<()> {
+        // SAFETY: from_raw's invariant: r is live; the snapshot lives in its pool and
+        // points to header memory of that pool, which a later removal or rewrite unlinks
+        // but never frees (take's "unchanged headers" is about what the copy means).
+        unsafe { crate::header_snapshot::take(self.r) }
+    }
+
+    /// Whether this is a subrequest (which shares its main request's header list).
+    pub fn is_subrequest(self) -> bool {
+        // SAFETY: from_raw's invariant: r is live, and so is its main request.
+        unsafe { (*self.r).main != self.r }
+    }
+
     /// Adds a request header (seen by the upstream modules).
     pub fn push_header_in(self, key: &[u8], value: &[u8]) -> Option<()> {
         // SAFETY: from_raw's invariant: r is live.

@@ -11,17 +11,14 @@
 //! through in its final location, after the rewrites and before any access check. The
 //! module itself still reads what the client sent through `header_snapshot`.
 
-use nginx_sys::{
-    ngx_conf_t, ngx_http_core_main_conf_t, ngx_http_handler_pt, ngx_http_request_t, ngx_int_t, ngx_table_elt_t,
-    NGX_DECLINED,
-};
+use nginx_sys::{ngx_conf_t, ngx_http_core_main_conf_t, ngx_http_handler_pt, ngx_http_request_t, ngx_int_t, NGX_DECLINED};
 use ngx::core::Status;
-use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
+use ngx::http::{HttpModuleMainConf, NgxHttpCoreModule};
 use oidc_core::cookie_header;
 
 use crate::conf::{AuthSetting, LocConf, Provider};
 use crate::handler::choose;
-use crate::{header_snapshot, ngx_util, AuthOidcModule};
+use crate::request::Request;
 
 /// Registers the preaccess handler (postconfiguration).
 pub fn register(cf: &mut ngx_conf_t) -> Status {
@@ -43,35 +40,38 @@ pub fn register(cf: &mut ngx_conf_t) -> Status {
 
 guarded! { fn preaccess_handler(r: *mut ngx_http_request_t) -> ngx_int_t = preaccess_handler_body, on_panic nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as nginx_sys::ngx_int_t; }
 unsafe fn preaccess_handler_body(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY: nginx calls phase handlers with a live request, on its thread, before any
+    // response header is sent.
+    preaccess(unsafe { Request::from_raw(r) })
+}
+
+fn preaccess(r: Request<'_>) -> ngx_int_t {
     const DECLINED: ngx_int_t = NGX_DECLINED as ngx_int_t;
-    // SAFETY: nginx calls phase handlers with a live request. Subrequests share the main
-    // request's header list (a copy of its head): it was cleaned when the main request
-    // passed here, and must not be edited through the copy.
-    unsafe {
-        if r != (*r).main {
-            return DECLINED;
-        }
-        let Some(lcf) = AuthOidcModule::location_conf(&*r) else { return DECLINED };
-        let mcf = AuthOidcModule::main_conf(&*r);
-        // `auth_oidc $var`: the cookies of the provider the variable names for this request.
-        let chosen = match (&lcf.auth, mcf) {
-            (AuthSetting::Variable(_), Some(m)) => match choose::provider(crate::request::Request::from_raw(r), lcf, m) {
-                choose::Choice::Provider(i) => Some(i),
-                _ => None,
-            },
-            _ => lcf.cookie_provider,
-        };
-        let provider = match chosen.filter(|_| !lcf.pass_cookies()) {
-            Some(i) => mcf.and_then(|m| m.providers.get(i)).map(|p| &**p),
-            None => None,
-        };
-        if lcf.set_headers.is_empty() && provider.is_none() {
-            return DECLINED;
-        }
-        match strip(r, lcf, provider) {
-            Some(()) => DECLINED,
-            None => nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
-        }
+    // Subrequests share the main request's header list (a copy of its head): it was
+    // cleaned when the main request passed here, and must not be edited through the copy.
+    if r.is_subrequest() {
+        return DECLINED;
+    }
+    let Some(lcf) = r.loc_conf() else { return DECLINED };
+    let mcf = r.main_conf();
+    // `auth_oidc $var`: the cookies of the provider the variable names for this request.
+    let chosen = match (&lcf.auth, mcf) {
+        (AuthSetting::Variable(_), Some(m)) => match choose::provider(r, lcf, m) {
+            choose::Choice::Provider(i) => Some(i),
+            _ => None,
+        },
+        _ => lcf.cookie_provider,
+    };
+    let provider = match chosen.filter(|_| !lcf.pass_cookies()) {
+        Some(i) => mcf.and_then(|m| m.providers.get(i)).map(|p| &**p),
+        None => None,
+    };
+    if lcf.set_headers.is_empty() && provider.is_none() {
+        return DECLINED;
+    }
+    match strip(r, lcf, provider) {
+        Some(()) => DECLINED,
+        None => nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
     }
 }
 
@@ -91,52 +91,26 @@ fn same_header(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| norm(*x) == norm(*y))
 }
 
-/// # Safety
-/// `r` must be a live main request.
-unsafe fn strip(r: *mut ngx_http_request_t, lcf: &LocConf, p: Option<&Provider>) -> Option<()> {
-    // SAFETY: `r` is live; header elements are only read here.
-    let named = |h: *mut ngx_table_elt_t| unsafe {
-        let key = ngx_util::bytes(&(*h).key);
-        lcf.set_headers.iter().any(|s| same_header(key, s.name.as_bytes()))
+fn strip(r: Request<'_>, lcf: &LocConf, p: Option<&Provider>) -> Option<()> {
+    let named = |key: &[u8]| lcf.set_headers.iter().any(|s| same_header(key, s.name.as_bytes()));
+    let has_module_cookie = |value: &[u8]| match p {
+        Some(p) => cookie_header::iter_cookies(value).any(|(n, _)| is_module_cookie(p, n)),
+        None => false,
     };
-    let mut found = false;
-    // SAFETY: as above.
-    unsafe {
-        ngx_util::each_header_in(r, |h| found |= named(h));
-        if let Some(p) = p {
-            found |= ngx_util::cookie_elements(r)
-                .into_iter()
-                .any(|h| cookie_header::iter_cookies(ngx_util::bytes(&(*h).value)).any(|(n, _)| is_module_cookie(p, n)));
-        }
-    }
+    let found = r.any_header_named(named) || r.cookie_headers().into_iter().any(has_module_cookie);
     if !found {
         // The common case of a request without a session: nothing to keep, nothing to do.
         return Some(());
     }
-    // SAFETY: nothing was changed yet, so the snapshot holds what the client sent.
-    unsafe {
-        header_snapshot::take(r)?;
-        ngx_util::remove_headers_in(r, named)?;
-        if let Some(p) = p {
-            strip_module_cookies(r, p)?;
-        }
-    }
-    Some(())
-}
-
-/// Rewrites each `Cookie` header without the provider's cookies (drops it when nothing
-/// else is left).
-///
-/// # Safety
-/// `r` must be a live main request.
-unsafe fn strip_module_cookies(r: *mut ngx_http_request_t, p: &Provider) -> Option<()> {
-    let mut emptied: Vec<*mut ngx_table_elt_t> = Vec::new();
-    // SAFETY: the elements are the request's own, live for the request.
-    unsafe {
-        for h in ngx_util::cookie_elements(r) {
-            let value = ngx_util::bytes(&(*h).value);
-            if !cookie_header::iter_cookies(value).any(|(n, _)| is_module_cookie(p, n)) {
-                continue;
+    // Nothing was changed yet, so the snapshot holds what the client sent.
+    r.snapshot_headers()?;
+    r.remove_headers_named(named)?;
+    if let Some(p) = p {
+        // Each Cookie header without the provider's cookies (dropped when nothing else is
+        // left).
+        r.rewrite_cookie_headers(|value| {
+            if !has_module_cookie(value) {
+                return None;
             }
             let mut kept = String::new();
             for (n, v) in cookie_header::iter_cookies(value).filter(|(n, _)| !is_module_cookie(p, n)) {
@@ -147,15 +121,8 @@ unsafe fn strip_module_cookies(r: *mut ngx_http_request_t, p: &Provider) -> Opti
                 kept.push('=');
                 kept.push_str(v);
             }
-            if kept.is_empty() {
-                emptied.push(h);
-            } else {
-                ngx_util::set_header_value(r, h, kept.as_bytes())?;
-            }
-        }
-        if !emptied.is_empty() {
-            ngx_util::remove_headers_in(r, |e| emptied.contains(&e))?;
-        }
+            Some(kept)
+        })?;
     }
     Some(())
 }
