@@ -75,7 +75,9 @@ unsafe fn identity(r: *mut ngx_http_request_t) -> Option<Rc<Identity>> {
     }
     // Read before the access phase (`if` in a location runs in the rewrite phase): look
     // at the session cookie now, as the access phase will.
-    let identity = crate::handler::probe_session(main);
+    // SAFETY: main is the live main request of the variable's request, on this thread;
+    // the probe only reads it (a variable may be read after the header is sent).
+    let identity = crate::handler::probe_session(crate::request::Request::from_raw(main));
     let mut ctx = request_ctx(main).and_then(CtxCell::borrow)?;
     ctx.probed = true;
     ctx.identity = identity;

@@ -28,7 +28,7 @@ use nginx_sys::{
     NGX_DONE, NGX_OK,
 };
 use ngx::core::Status;
-use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
+use ngx::http::{HttpModuleMainConf, NgxHttpCoreModule};
 use oidc_core::session::{Session, SessionState};
 use oidc_core::session_cookie::{Loaded, Sealed};
 
@@ -38,7 +38,6 @@ use crate::conf::{AuthSetting, BearerMode, LocConf, Provider};
 use crate::metrics::SessionSource;
 use crate::req_ctx::Identity;
 use crate::request::Request;
-use crate::AuthOidcModule;
 
 const INTERNAL_ERROR: ngx_int_t = nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
 
@@ -218,13 +217,9 @@ fn access(req: Request<'_>) -> ngx_int_t {
 /// The identity of the request's session, for variables read before the access phase.
 /// Only the cookie is looked at (no network, no cookie re-issued); the access phase
 /// makes the real decision later.
-///
-/// # Safety
-/// `r` must be a live main request.
-pub unsafe fn probe_session(r: *mut ngx_http_request_t) -> Option<Rc<Identity>> {
-    let lcf = AuthOidcModule::location_conf(&*r)?;
-    let mcf = AuthOidcModule::main_conf(&*r)?;
-    let req = Request::from_raw(r);
+pub fn probe_session(req: Request<'_>) -> Option<Rc<Identity>> {
+    let lcf = req.loc_conf()?;
+    let mcf = req.main_conf()?;
     let choose::Choice::Provider(pidx) = choose::provider(req, lcf, mcf) else { return None };
     let mode = lcf.bearer.mode();
     if mode == BearerMode::Only || (mode == BearerMode::On && req.header_in("Authorization").is_some()) {
