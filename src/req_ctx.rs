@@ -50,6 +50,9 @@ pub struct ReqCtx {
     pub body_pending: bool,
     /// The answer to this request's last session-store command.
     pub store_reply: Option<crate::handler::store_io::Reply>,
+    /// An invalidation from Redis arrived while that command was in flight: a value it
+    /// read may be one the invalidation was about.
+    pub store_reply_raced: bool,
     /// A server-side session loaded before a suspension (refresh in progress).
     pub loaded: Option<(oidc_core::session::Session, crate::cache::session_local::Backing)>,
     /// A single-flight refresh in progress.
@@ -76,6 +79,7 @@ impl ReqCtx {
             body_read: false,
             body_pending: false,
             store_reply: None,
+            store_reply_raced: false,
             loaded: None,
             flight: None,
             new_ref: None,

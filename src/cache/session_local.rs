@@ -99,6 +99,7 @@ pub fn confirm(provider: usize, sealed: &str, backing: Backing, last_seen: u64) 
 /// Forgets every cached session stored under one of `keys` in Redis (None: all of the
 /// provider's Redis sessions), after another host or worker changed or removed them.
 pub fn forget_redis(provider: usize, keys: Option<&[String]>) {
+    INVALIDATIONS.set(INVALIDATIONS.get().wrapping_add(1));
     CACHE.with_borrow_mut(|c| {
         c.retain(|k, e| {
             if k.0 != provider {
@@ -117,6 +118,19 @@ pub fn forget(provider: usize, sealed: &str) {
     if let Some(k) = key(provider, sealed) {
         CACHE.with_borrow_mut(|c| c.remove(&k));
     }
+}
+
+thread_local! {
+    /// Invalidations from Redis this worker has applied. A read whose answer arrives
+    /// after an invalidation that arrived after the read was sent may hold a value that
+    /// the invalidation was about (the answer and the invalidation travel apart): such a
+    /// value is not trusted on tracking (see `store_io::redis`).
+    static INVALIDATIONS: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// How many invalidations this worker has applied (see INVALIDATIONS).
+pub fn invalidations_seen() -> u64 {
+    INVALIDATIONS.get()
 }
 
 thread_local! {

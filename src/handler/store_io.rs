@@ -63,19 +63,30 @@ pub fn take_reply(r: Request<'_>) -> Option<Reply> {
     r.ctx().and_then(|mut c| c.store_reply.take())
 }
 
+/// Whether an invalidation from Redis arrived while this request's last command was in
+/// flight (see `session_local::invalidations_seen`).
+pub fn reply_raced(r: Request<'_>) -> bool {
+    r.ctx().is_none_or(|c| c.store_reply_raced)
+}
+
 /// asking the same share one command.
 pub fn redis(r: Request<'_>, pidx: usize, p: &Provider, op: StoreOp, share: Option<u64>) -> ngx_int_t {
     let wkey = share.map_or_else(waiters::job_key, |k| k | (1 << 62));
     if share.is_some() && INFLIGHT.with_borrow(|f| f.contains(&wkey)) {
         return waiters::suspend(r, wkey, watchdog_ms(p));
     }
+    let invalidations_before = crate::cache::session_local::invalidations_seen();
     let submitted = bridge::submit(Work::Store { provider: pidx, op }, move |outcome: Outcome| {
         INFLIGHT.with_borrow_mut(|f| f.remove(&wkey));
         let reply = match outcome {
             Outcome::Stored(res) => Reply::from(res),
             _ => Reply::Failed("unexpected answer".into()),
         };
-        waiters::deliver(wkey, |ctx| ctx.store_reply = Some(reply.clone()));
+        let raced = crate::cache::session_local::invalidations_seen() != invalidations_before;
+        waiters::deliver(wkey, |ctx| {
+            ctx.store_reply = Some(reply.clone());
+            ctx.store_reply_raced = raced;
+        });
     });
     if !submitted {
         return unavailable(r, p, "the worker's runtime is not running");

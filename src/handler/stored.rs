@@ -60,6 +60,10 @@ fn idle_deadline(p: &Provider, s: &Session, now: u64) -> u64 {
     }
 }
 
+/// The epoch of a copy that is never current on tracking (tracking epochs count up from
+/// zero and never get here).
+const RACED_EPOCH: u64 = u64::MAX;
+
 /// Milliseconds a Redis entry of `s` lives from `now`.
 fn ttl_ms(p: &Provider, s: &Session, now: u64) -> u64 {
     idle_deadline(p, s, now).saturating_sub(now).max(1) * 1000
@@ -227,7 +231,12 @@ pub fn load(r: Request<'_>, pidx: usize, p: &Provider, sref: &SessionRef, place:
         }
         Place::Redis(key) => {
             let health = bridge::redis_health(pidx);
-            let epoch = health.as_ref().map_or(0, |h| h.epoch());
+            // An answer that raced an invalidation is trusted like an untracked one (for
+            // REDIS_UNTRACKED_TRUST_MS), never on tracking: no epoch matches it.
+            let epoch = match health.as_ref() {
+                Some(h) if !store_io::reply_raced(r) => h.epoch(),
+                _ => RACED_EPOCH,
+            };
             let value = match store_io::take_reply(r) {
                 None => {
                     let share = crate::cache::key_hash(&[key.as_bytes()]);
