@@ -39,22 +39,41 @@ my $providers = join '', map { <<"EOF" } sort keys %store;
         backchannel_logout_uri /$_/backchannel;
     }
 EOF
-$t->write_conf(<<"EOF")->start_nginx;
+# Provider "late": a Redis store whose back-channel logout is configured only after its
+# sessions exist (a reload adds backchannel_logout_uri).
+sub late_provider {
+    my ($with_logout) = @_;
+    my $bc = $with_logout ? 'backchannel_logout_uri /late/backchannel;' : '';
+    return <<"EOF";
+    oidc_provider late {
+        issuer %%ROGUE%%; client_id rogue-client; client_secret rogue-secret-0123456789abcdef0123456789ab;
+        session_secret 0123456789abcdef0123456789abcdef;
+        redirect_uri /late/callback; cookie_name S_late;
+        session_store $rurl;
+        $bc
+    }
+EOF
+}
+my $conf = <<"EOF";
 %%TEST_GLOBALS%%
 worker_processes 2;
 events {}
 http {
     access_log off;
 $providers
+%%LATE%%
     server {
         listen 127.0.0.1:%%PORT%%;
         auth_oidc_set_header X-User \$oidc_claim_sub;
         location /c/ { auth_oidc c; proxy_pass http://%%UPSTREAM%%; }
         location /z/ { auth_oidc z; proxy_pass http://%%UPSTREAM%%; }
         location /r/ { auth_oidc r; proxy_pass http://%%UPSTREAM%%; }
+        location /late/ { auth_oidc late; proxy_pass http://%%UPSTREAM%%; }
     }
 }
 EOF
+sub write_late_conf { my $c = $conf; my $l = late_provider(@_); $c =~ s/%%LATE%%/$l/; $t->write_conf($c) }
+write_late_conf(0)->start_nginx;
 
 my $EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 my $n = 0;
@@ -89,7 +108,7 @@ sub ended {
     my $c = $b->session_cookies("S_$p");
     my $cookie = join '; ', map { "$_=$c->{$_}" } sort keys %$c;
     return 'no cookie' if $cookie eq '';
-    my $deadline = time + ($p eq 'r' ? 1.5 : 0);
+    my $deadline = time + ($p =~ /^(r|late)$/ ? 1.5 : 0);
     while (1) {
         my @u = map { user_of($t->get("/$p/x", { Cookie => $cookie })) } 1 .. 6;
         return 'status 302' unless grep { $_ ne 'status 302' } @u;
@@ -209,6 +228,19 @@ for my $p (sort keys %store) {
     $r = post_token($p, mint(claims => { sid => "sid-$p-c" }));
     is($r->{status}, 200, "$p: a sid-only token: 200");
     like(ended($carol, $p), qr/^status 302/, "$p: ... carol's session is ended");
+}
+
+# A Redis session from before the provider had a back-channel logout URI is still found
+# by it after the reload that adds one (every Redis session is indexed by sid and sub).
+{
+    my $b = login('late', 'dave', 'sid-late-1');
+    is(works($b, 'late'), 'dave', 'late: a session before backchannel_logout_uri exists');
+    write_late_conf(1);
+    $t->reload_nginx;
+    is(works($b, 'late'), 'dave', 'late: ... it survives the reload that adds it');
+    my $r = post_token('late', mint(claims => { sid => 'sid-late-1' }));
+    is($r->{status}, 200, 'late: a logout token for its sid: 200') or diag(describe($r));
+    like(ended($b, 'late'), qr/^status 302/, 'late: ... and the session is ended');
 }
 
 # Nothing of the tokens reached the log.

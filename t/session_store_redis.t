@@ -72,7 +72,9 @@ ok(scalar(grep { /^oidc:s:/ } @keys) >= 1, 'the session is in Redis under an oid
 my $dump = join "\n", map { $redis->get($_) // '' } @keys;
 unlike($dump, qr/alice|eyJ/, 'the store holds no claim and no token in clear');
 my @ours = grep { /^oidc:/ } @keys;
-ok(!grep({ !/^oidc:[a-z]:[0-9a-f]{16}:[0-9a-f]{32}$/ } @ours), 'the module\'s keys are hashes') or diag(join ' ', @ours);
+# Sessions (oidc:s:PROVIDER:ID) and the index sets by sub and sid (oidc:i:PROVIDER:KIND:TAG).
+ok(!grep({ !/^oidc:(?:[a-z]:[0-9a-f]{16}:[0-9a-f]{32}|i:[0-9a-f]{16}:(?:sub|sid):[0-9a-f]{16})$/ } @ours), 'the module\'s keys are hashes')
+    or diag(join ' ', @ours);
 
 # Logout on host 1: the copy is refused on host 2 within a second.
 my $r = $b->get('/logout');

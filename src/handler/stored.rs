@@ -318,9 +318,11 @@ pub fn save(r: Request<'_>, pidx: usize, p: &Provider, sref: &SessionRef, sessio
                 None => Saved::Failed("the shared zone has no room for the session (zone_full)".into()),
             }
         }
-        Place::Redis(key) if p.ended_by_op() => {
+        Place::Redis(key) => {
             // Also in the index sets of its sid and sub, which a logout started by the
-            // OP ends; they live as long as the longest session can.
+            // OP ends; they live as long as the longest session can. Always, not only when
+            // the provider has a logout URI: one added by a later reload must still find
+            // the sessions that exist then (one SADD per login or renewal).
             let tags = p.session_tags(session);
             let mut index = vec![store_keys::index(&p.session_purpose, TagKind::Sub, tags.sub)];
             if tags.sid != 0 {
@@ -328,10 +330,6 @@ pub fn save(r: Request<'_>, pidx: usize, p: &Provider, sref: &SessionRef, sessio
             }
             let ttl_ms = ttl_ms(p, session, now);
             let op = StoreOp::SetIndexed { key, value, ttl_ms, index, index_ttl_ms: (p.session_timeout + 60) * 1000 };
-            Saved::Redis(store_io::redis(r, pidx, p, op, None))
-        }
-        Place::Redis(key) => {
-            let op = StoreOp::Set { key, value, ttl_ms: ttl_ms(p, session, now) };
             Saved::Redis(store_io::redis(r, pidx, p, op, None))
         }
     }
