@@ -5,6 +5,12 @@
 //!
 //! Lookups probe a short window of slots; a full window evicts its oldest entry. The
 //! slab mutex is held only to copy a slot's bytes in or out.
+//!
+//! The same table holds a few entries that are not a cache: the one-time marks of
+//! `mark_once` (logout-token `jti`s, used login states) and the refresh grace entries.
+//! Losing one of those to a flood of bearer tokens would let a logout token be replayed,
+//! or send a second refresh grant, so they are pinned: only their expiry removes them,
+//! and a put that finds no other room fails rather than evict a live pinned entry.
 
 use core::ptr;
 
@@ -21,6 +27,16 @@ pub struct Slot {
     stored_at: i64,
     data: *mut u8,
     len: usize,
+    /// Not a cache entry (see the top of this file): never evicted while live.
+    pinned: bool,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot { key: [0; 32], expires_at: 0, stored_at: 0, data: ptr::null_mut(), len: 0, pinned: false };
+
+    fn live(&self, now: i64) -> bool {
+        !self.data.is_null() && self.expires_at > now
+    }
 }
 
 /// Frees the entries `doomed` picks. The caller holds the slab mutex.
@@ -30,7 +46,7 @@ fn evict(slots: &mut [Slot], shpool: *mut nginx_sys::ngx_slab_pool_t, mut doomed
         n += 1;
         // SAFETY: the blob belongs to the slot; the caller holds the mutex.
         unsafe { nginx_sys::ngx_slab_free_locked(shpool, s.data.cast()) };
-        *s = Slot { key: [0; 32], expires_at: 0, stored_at: 0, data: ptr::null_mut(), len: 0 };
+        *s = Slot::EMPTY;
     }
     n
 }
@@ -67,7 +83,13 @@ impl Zone {
 
     /// Stores a result until `expires_at`. Returns false when the zone has no room.
     pub fn token_put(&self, key: &[u8; 32], value: &[u8], expires_at: i64, now: i64) -> bool {
-        self.locked(|h, shpool| put_locked(h, shpool, key, value, expires_at, now))
+        self.locked(|h, shpool| put_locked(h, shpool, key, value, expires_at, now, false))
+    }
+
+    /// As `token_put`, for an entry that is not a cache (a refresh's grace entry): pinned
+    /// until `expires_at`.
+    pub fn token_put_pinned(&self, key: &[u8; 32], value: &[u8], expires_at: i64, now: i64) -> bool {
+        self.locked(|h, shpool| put_locked(h, shpool, key, value, expires_at, now, true))
     }
 
     /// Marks `key` until `expires_at` unless a live mark exists, in one locked step (two
@@ -87,12 +109,20 @@ impl Zone {
             if marked {
                 return Some(false);
             }
-            put_locked(h, shpool, key, b"1", expires_at, now).then_some(true)
+            put_locked(h, shpool, key, b"1", expires_at, now, true).then_some(true)
         })
     }
 }
 
-fn put_locked(h: &mut super::zone::Header, shpool: *mut nginx_sys::ngx_slab_pool_t, key: &[u8; 32], value: &[u8], expires_at: i64, now: i64) -> bool {
+fn put_locked(
+    h: &mut super::zone::Header,
+    shpool: *mut nginx_sys::ngx_slab_pool_t,
+    key: &[u8; 32],
+    value: &[u8],
+    expires_at: i64,
+    now: i64,
+    pinned: bool,
+) -> bool {
         {
             if h.tokens.is_null() {
                 return false;
@@ -105,8 +135,8 @@ fn put_locked(h: &mut super::zone::Header, shpool: *mut nginx_sys::ngx_slab_pool
             let target = window
                 .clone()
                 .find(|&i| slots[i].key == *key)
-                .or_else(|| window.clone().find(|&i| slots[i].data.is_null() || slots[i].expires_at <= now))
-                .or_else(|| window.min_by_key(|&i| slots[i].stored_at));
+                .or_else(|| window.clone().find(|&i| !slots[i].live(now)))
+                .or_else(|| window.filter(|&i| !slots[i].pinned).min_by_key(|&i| slots[i].stored_at));
             let Some(i) = target else { return false };
             // SAFETY: slab calls under the mutex we hold.
             let alloc = || unsafe { nginx_sys::ngx_slab_alloc_locked(shpool, value.len().max(1)) }.cast::<u8>();
@@ -118,7 +148,7 @@ fn put_locked(h: &mut super::zone::Header, shpool: *mut nginx_sys::ngx_slab_pool
                 data = alloc();
             }
             if data.is_null() {
-                let mut ages: Vec<i64> = slots.iter().filter(|s| !s.data.is_null()).map(|s| s.stored_at).collect();
+                let mut ages: Vec<i64> = slots.iter().filter(|s| !s.data.is_null() && !s.pinned).map(|s| s.stored_at).collect();
                 ages.sort_unstable();
                 if let Some(&cut) = ages.get(ages.len() / 8) {
                     // Times are whole seconds, and a burst stores many entries in one:
@@ -126,7 +156,7 @@ fn put_locked(h: &mut super::zone::Header, shpool: *mut nginx_sys::ngx_slab_pool
                     // first, then those of the cut's second, an eighth in all.
                     let mut left = (ages.len() / 8).max(1);
                     let mut take = |s: &Slot, older: bool| {
-                        let pick = left > 0 && if older { s.stored_at < cut } else { s.stored_at == cut };
+                        let pick = left > 0 && !s.pinned && if older { s.stored_at < cut } else { s.stored_at == cut };
                         left -= usize::from(pick);
                         pick
                     };
@@ -139,7 +169,7 @@ fn put_locked(h: &mut super::zone::Header, shpool: *mut nginx_sys::ngx_slab_pool
             if data.is_null() {
                 return false;
             }
-            if slots[i].key != *key && !slots[i].data.is_null() && slots[i].expires_at > now {
+            if slots[i].key != *key && slots[i].live(now) {
                 crate::metrics::zone_evicted(crate::metrics::ZoneTable::Tokens, 1);
             }
             let s = &mut slots[i];
@@ -151,7 +181,7 @@ fn put_locked(h: &mut super::zone::Header, shpool: *mut nginx_sys::ngx_slab_pool
                     nginx_sys::ngx_slab_free_locked(shpool, s.data.cast());
                 }
             }
-            *s = Slot { key: *key, expires_at, stored_at: now, data, len: value.len() };
+            *s = Slot { key: *key, expires_at, stored_at: now, data, len: value.len(), pinned };
             true
         }
 }

@@ -12,7 +12,7 @@ use nginx_sys::{ngx_conf_t, ngx_int_t, ngx_shm_zone_t, ngx_slab_pool_t, ngx_str_
 use ngx::core::Status;
 use ngx::http::HttpModule;
 
-const MAGIC: u64 = 0x6f69_6463_5f7a_6e04;
+const MAGIC: u64 = 0x6f69_6463_5f7a_6e05;
 /// Two entries per provider (discovery, JWKS); room for many providers and for the
 /// entries of providers removed by a reload until they are evicted.
 const MAX_ENTRIES: usize = 128;

@@ -459,7 +459,7 @@ fn apply(
                         ngx_log!(err, log, "auth_oidc: provider \"{}\": session_too_large: {e}", p.name);
                     }
                     if let (Some(z), Ok(sealed)) = (coordination_zone(p), p.cipher.seal(&grace_purpose(p), &session.encode())) {
-                        let _ = z.token_put(&rk, sealed.as_bytes(), now + GRACE_SECS, now);
+                        let _ = z.token_put_pinned(&rk, sealed.as_bytes(), now + GRACE_SECS, now);
                     }
                     release(pidx, p, rk, false);
                     ngx_log!(info, log, "auth_oidc: provider \"{}\": refresh: access token renewed", p.name);
@@ -468,7 +468,7 @@ fn apply(
                 Some((sref, _)) => match stored::save(r, pidx, p, sref, &session, now_u) {
                     Saved::Zone(b) => {
                         if let Some(z) = coordination_zone(p) {
-                            let _ = z.token_put(&rk, b"1", now + GRACE_SECS, now);
+                            let _ = z.token_put_pinned(&rk, b"1", now + GRACE_SECS, now);
                         }
                         release(pidx, p, rk, false);
                         ngx_log!(info, log, "auth_oidc: provider \"{}\": refresh: access token renewed", p.name);
@@ -504,7 +504,7 @@ fn apply(
                 let key = store_keys::refresh_grace(&p.session_purpose, &rk);
                 store_io::redis_background(pidx, StoreOp::Set { key, value: b"0".to_vec(), ttl_ms: GRACE_SECS as u64 * 1000 });
             } else if let Some(z) = coordination_zone(p) {
-                let _ = z.token_put(&rk, b"0", now + GRACE_SECS, now);
+                let _ = z.token_put_pinned(&rk, b"0", now + GRACE_SECS, now);
             }
             release(pidx, p, rk, redis);
             clear_flight(r);
