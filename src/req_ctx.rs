@@ -29,6 +29,22 @@ pub struct Identity {
     pub userinfo: Option<String>,
 }
 
+impl Identity {
+    /// The heap memory an identity held by an `Rc` takes, as the allocator sees it
+    /// (`oidc_core::heap_size`): the `Rc` block, the decoded claims and the texts. For the
+    /// caches bounded by memory, whose bound holds only if entries are charged this.
+    pub fn heap_size(&self) -> usize {
+        use oidc_core::heap_size::{block, json_object};
+        let rc_header = 2 * core::mem::size_of::<usize>();
+        let text = |s: &Option<String>| s.as_ref().map_or(0, |s| block(s.capacity()));
+        block(rc_header + core::mem::size_of::<Identity>())
+            + json_object(&self.claims)
+            + text(&self.access_token)
+            + text(&self.id_token)
+            + text(&self.userinfo)
+    }
+}
+
 pub struct ReqCtx {
     /// The result of this request's own job (token exchange, userinfo ...), delivered
     /// by the bridge before the request is resumed.

@@ -21,6 +21,8 @@ const MAX_ENTRIES: usize = 2048;
 const MAX_BYTES: usize = 16 << 20;
 
 struct Entry {
+    /// What the entry holds, counted once when it is made (see `cost_of`).
+    cost: usize,
     sealed: Box<str>,
     identity: Rc<Identity>,
     times: SessionTimes,
@@ -41,14 +43,27 @@ pub enum Backing {
 type Key = (usize, [u8; 16]);
 
 impl Bounded for Entry {
-    /// Its cookie, and about as much again for the decoded identity.
     fn cost(&self) -> usize {
-        2 * self.sealed.len() + 256
+        self.cost
     }
 
     fn expired(&self, now: i64) -> bool {
         self.times.expires_at <= now as u64
     }
+}
+
+/// The memory an entry holds, counted as the allocator sees it: its slot in the map (a
+/// table at least 7/16 full), the cookie, the identity with its decoded claims and tokens
+/// (with a server-side store the cookie is a small reference and the identity is most of
+/// it), and a Redis key.
+fn cost_of(sealed: &str, identity: &Identity, backing: &Backing) -> usize {
+    use oidc_core::heap_size::block;
+    let slot = (core::mem::size_of::<(Key, Entry)>() + 1) * 16 / 7;
+    let key = match backing {
+        Backing::Redis { key, .. } => block(2 * core::mem::size_of::<usize>() + key.len()),
+        _ => 0,
+    };
+    slot + block(sealed.len()) + identity.heap_size() + key
 }
 
 thread_local! {
@@ -80,7 +95,8 @@ pub fn put(provider: usize, sealed: &str, identity: Rc<Identity>, times: Session
 
 pub fn put_backed(provider: usize, sealed: &str, identity: Rc<Identity>, times: SessionTimes, backing: Backing, now: u64) {
     let Some(k) = key(provider, sealed) else { return };
-    let entry = Entry { sealed: sealed.into(), identity, times, backing };
+    let cost = cost_of(sealed, &identity, &backing);
+    let entry = Entry { cost, sealed: sealed.into(), identity, times, backing };
     CACHE.with_borrow_mut(|c| c.insert(k, entry, now as i64));
 }
 

@@ -52,18 +52,11 @@ impl Entry {
     /// slot in the hash table (a table is at least 7/16 full), the token, and for a valid
     /// token the identity with its decoded claims; for a refusal its two texts.
     fn cost_of(token: Option<&str>, verdict: &Verdict) -> usize {
-        use oidc_core::heap_size::{block, json_object};
+        use oidc_core::heap_size::block;
         let slot = (core::mem::size_of::<(Key, Entry)>() + 1) * 16 / 7;
         let rc_header = 2 * core::mem::size_of::<usize>();
         let held = match verdict {
-            Verdict::Valid(id) => {
-                let text = |s: &Option<String>| s.as_ref().map_or(0, |s| block(s.capacity()));
-                block(rc_header + core::mem::size_of::<Identity>())
-                    + json_object(&id.claims)
-                    + text(&id.access_token)
-                    + text(&id.id_token)
-                    + text(&id.userinfo)
-            }
+            Verdict::Valid(id) => id.heap_size(),
             Verdict::Refused { reason, description } => block(rc_header + reason.len()) + block(rc_header + description.len()),
         };
         slot + token.map_or(0, |t| block(t.len())) + held
