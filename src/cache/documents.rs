@@ -223,7 +223,9 @@ fn lookup<T: Document>(p: &Provider, pidx: usize, key: u64, url: &str, now: i64)
     let have = local.as_ref().map_or(0, |c| c.0);
     let snap = zone.read(key, have);
 
-    if let Some(s) = snap.as_ref().filter(|s| s.version != 0) {
+    // Version 0: nothing in the zone yet.
+    if snap.version != 0 {
+        let s = &snap;
         let doc = match (&s.bytes, &local) {
             (None, Some((_, _, doc))) => Some(doc.clone()),
             (Some(bytes), _) => T::parse(p, bytes).ok().map(Rc::new),
@@ -251,10 +253,9 @@ fn lookup<T: Document>(p: &Provider, pidx: usize, key: u64, url: &str, now: i64)
     if is_inflight(key) {
         return Doc::Pending(key);
     }
-    if let Some(s) = &snap {
-        if s.failed_at != 0 && now - s.failed_at < FAILURE_BACKOFF_SECS {
-            return Doc::Failed(T::KIND.reason(Failure::from_code(s.failure)));
-        }
+    // No entry reads as never failed (failed_at 0).
+    if snap.failed_at != 0 && now - snap.failed_at < FAILURE_BACKOFF_SECS {
+        return Doc::Failed(T::KIND.reason(Failure::from_code(snap.failure)));
     }
     if zone.try_lease(key, now, lease_end(p, now)) {
         if !start_fetch::<T>(pidx, key, url, lease_end(p, now)) {
