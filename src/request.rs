@@ -13,6 +13,13 @@ use oidc_core::session_cookie::CookieJar;
 
 use crate::ngx_util;
 
+thread_local! {
+    /// The request a page was last sent for (and so finalized, and maybe freed), until
+    /// nginx hands a request at that address to the module again. A `Request` is `Copy`,
+    /// so code can still hold one after `send`: its context must not be touched then.
+    static ENDED: core::cell::Cell<*mut ngx_http_request_t> = const { core::cell::Cell::new(core::ptr::null_mut()) };
+}
+
 /// A live nginx request, for the duration of one call from nginx (an access handler, a
 /// resumption, a variable getter). `'a` is that call: nothing borrowed from the request
 /// (header values, cookies) can outlive it.
@@ -29,7 +36,20 @@ impl<'a> Request<'a> {
     /// that sets headers or sends a page is called. In practice: the request nginx
     /// passed to the entry point that is running.
     pub unsafe fn from_raw(r: *mut ngx_http_request_t) -> Self {
+        // nginx hands us a live request: if a request that ended earlier had this address,
+        // this one is another (or the same, resumed), and usable.
+        ENDED.with(|e| {
+            if e.get() == r {
+                e.set(core::ptr::null_mut());
+            }
+        });
         Request { r, _call: PhantomData }
+    }
+
+    /// Whether a page was sent for this request during the current call from nginx
+    /// (`send`, `send_html`, `send_json` finalize it, which may free it).
+    pub fn ended(self) -> bool {
+        ENDED.with(|e| e.get() == self.r)
     }
 
     /// The raw pointer, for the FFI files (suspension, body reading, nginx calls).
@@ -263,6 +283,10 @@ impl<'a> Request<'a> {
     /// cannot be created (no memory) or is already borrowed (logged: a bug, answered
     /// as if there were no context rather than with two `&mut` to it).
     pub fn ctx(self) -> Option<core::cell::RefMut<'a, crate::req_ctx::ReqCtx>> {
+        if self.ended() {
+            // Finalized by a page sent in this call: its pool may be gone.
+            return None;
+        }
         // SAFETY: from_raw's invariant: r is live for 'a; the context lives in its pool.
         let cell = unsafe { crate::req_ctx::request_ctx(self.r) }?;
         let ctx = cell.borrow();
@@ -286,15 +310,23 @@ impl<'a> Request<'a> {
     }
 
     /// As `send`, with a body already written (HTML-escaped by the caller).
+    ///
+    /// These three finalize the request, which may free it: afterwards `ended()` is true,
+    /// `ctx()` gives None, and the caller returns what they return without touching the
+    /// request again.
     pub fn send_html(self, status: usize, body: &str) -> ngx_int_t {
         // SAFETY: from_raw's invariant: r is the live request whose handler is running
         // and its header is not sent.
-        unsafe { crate::handler::page::send_html(self.r, status, body) }
+        let rc = unsafe { crate::handler::page::send_html(self.r, status, body) };
+        ENDED.with(|e| e.set(self.r));
+        rc
     }
 
     /// As `send_html`, for a JSON body.
     pub fn send_json(self, status: usize, body: &str) -> ngx_int_t {
         // SAFETY: from_raw's invariant, as for send_html.
-        unsafe { crate::handler::page::send_json(self.r, status, body) }
+        let rc = unsafe { crate::handler::page::send_json(self.r, status, body) };
+        ENDED.with(|e| e.set(self.r));
+        rc
     }
 }
