@@ -198,9 +198,7 @@ impl<'a> Request<'a> {
 
     /// Removes every request header of this name (case-insensitive).
     pub fn remove_headers_in(self, name: &[u8]) -> Option<()> {
-        // SAFETY: from_raw's invariant: r is live; the closure only reads the element
-        // nginx's list walk hands it, and no pointer to a removed element is kept.
-        unsafe { ngx_util::remove_headers_in(self.r, |e| ngx_util::bytes(&(*e).key).eq_ignore_ascii_case(name)) }
+        self.remove_headers_named(|key| key.eq_ignore_ascii_case(name))
     }
 
     /// Whether any request header's name satisfies `named`.
